@@ -1,0 +1,373 @@
+"""Agent states, time in state, and per-queue agent counts (``spec/METRICS.md``, "Per agent").
+
+An agent's state is a sequence: time in state depends on the order of its events. So events wait
+in a small reorder buffer until they are older than the newest event by the grace, and are then
+applied in ``(ts, id)`` order; within the grace, any arrival order and any duplicates give the
+ordered, once-only result. Readers see the state with the buffer applied, so nothing shown waits
+for the grace. The buffer holds at most the events of one grace period.
+
+The effective state comes from two independent facts: the call activity (idle, on a call, on hold,
+in wrap-up) and the pause flag; a pause taken during a call shows once the call work is done.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import msgspec
+
+from . import events as ev
+from .tally import bump
+from .timeframes import Calendar
+
+LOGGED_OUT, AVAILABLE, RINGING, ON_CALL, ON_HOLD, WRAP_UP, NOT_READY = (
+    "logged_out", "available", "ringing", "on_call", "on_hold", "wrap_up", "not_ready",
+)
+IDLE: Final = "idle"
+# Per-queue counts (``agents_*``): on_call includes hold and ringing.
+QUEUE_BUCKET: Final = {
+    AVAILABLE: "available", RINGING: "on_call", ON_CALL: "on_call", ON_HOLD: "on_call",
+    WRAP_UP: "wrap_up", NOT_READY: "not_ready",
+}
+AGENT_STUCK_MS: Final = 8 * 3600 * 1000
+MAX_PENDING: Final = 10_000
+
+# The agent tally's fields; times are milliseconds of time in state.
+AGENT_FIELDS: Final = (
+    "answered", "handled", "talk_ms", "hold_ms", "wrapup_ms", "login_ms", "not_ready_ms",
+    "available_ms", "ring_no_answer", "sales",
+)
+(A_ANSWERED, A_HANDLED, A_TALK, A_HOLD, A_WRAPUP, A_LOGIN, A_NOT_READY, A_AVAILABLE, A_RNA,
+ A_SALES) = range(len(AGENT_FIELDS))
+_TIME_FIELD: Final = {
+    AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
+    WRAP_UP: A_WRAPUP,
+}
+_EVENT_CODEC: Final = msgspec.msgpack.Decoder(ev.AnyEvent)
+
+
+class AgentTally:
+    """Counts and time in state of one agent over one frame."""
+
+    __slots__ = ("dispositions", "v")
+
+    def __init__(self) -> None:
+        self.v = [0] * len(AGENT_FIELDS)
+        self.dispositions: dict[str, int] = {}
+
+    def add(self, other: AgentTally) -> None:
+        for i, n in enumerate(other.v):
+            self.v[i] += n
+        for key, n in other.dispositions.items():
+            bump(self.dispositions, key, n)
+
+    def report_keys(self) -> dict[str, object]:
+        """``spec/METRICS.md`` "Report format", agent keys (plus the today metrics)."""
+        v = self.v
+        busy = v[A_TALK] + v[A_HOLD] + v[A_WRAPUP]
+        handled = v[A_HANDLED]
+        return {
+            "answered": v[A_ANSWERED],
+            "handled": handled,
+            "talk_s": v[A_TALK] / 1000,
+            "hold_s": v[A_HOLD] / 1000,
+            "wrapup_s": v[A_WRAPUP] / 1000,
+            "login_s": v[A_LOGIN] / 1000,
+            "not_ready_s": v[A_NOT_READY] / 1000,
+            "available_s": v[A_AVAILABLE] / 1000,
+            "ring_no_answer": v[A_RNA],
+            "occupancy_ratio": None if busy + v[A_AVAILABLE] == 0
+            else round(busy / (busy + v[A_AVAILABLE]), 6),
+            "aht_s": None if handled == 0 else round(busy / handled / 1000, 3),
+            "avg_acw_s": None if handled == 0 else round(v[A_WRAPUP] / handled / 1000, 3),
+            "conversion_ratio": None if handled == 0 else round(v[A_SALES] / handled, 6),
+            "dispositions": dict(sorted(self.dispositions.items())),
+        }
+
+
+class AgentStatus:
+    """The agent's present: login, queues, pause, call activity, and since when."""
+
+    __slots__ = ("activity", "call", "logged_in", "name", "paused", "queues", "reason", "since",
+                 "team")
+
+    def __init__(self) -> None:
+        self.logged_in = False
+        self.queues: tuple[str, ...] = ()
+        self.name: str | None = None
+        self.team: str | None = None
+        self.paused = False
+        self.reason: str | None = None
+        self.activity = IDLE
+        self.call: str | None = None
+        self.since = 0
+
+    def state(self) -> str:
+        if not self.logged_in:
+            return LOGGED_OUT
+        if self.activity != IDLE:
+            return self.activity
+        return NOT_READY if self.paused else AVAILABLE
+
+    def copy(self) -> AgentStatus:
+        other = AgentStatus()
+        for slot in AgentStatus.__slots__:
+            setattr(other, slot, getattr(self, slot))
+        return other
+
+    def transition(self, e: ev.AnyEvent) -> None:
+        """Apply one event's effect on the present (no accounting)."""
+        before = self.state()
+        if isinstance(e, ev.AgentLogin):
+            if not self.logged_in:
+                self.paused, self.reason, self.activity, self.call = False, None, IDLE, None
+            self.logged_in = True
+            self.queues = tuple(sorted(set(e.queues)))
+            self.name = e.name if e.name is not None else self.name
+            self.team = e.team if e.team is not None else self.team
+        elif isinstance(e, ev.AgentLogout):
+            self.logged_in, self.paused, self.reason = False, False, None
+            self.activity, self.call = IDLE, None
+        else:
+            # Any other event from an agent shows the agent is working, so logged in.
+            self.logged_in = True
+            if isinstance(e, ev.AgentReady):
+                self.paused, self.reason = False, None
+            elif isinstance(e, ev.AgentNotReady):
+                self.paused, self.reason = True, e.reason
+            elif isinstance(e, ev.Answered):
+                self.activity, self.call = ON_CALL, e.call_id
+            elif isinstance(e, ev.Hold):
+                if self.activity == ON_CALL:
+                    self.activity = ON_HOLD
+            elif isinstance(e, ev.Unhold):
+                if self.activity == ON_HOLD:
+                    self.activity = ON_CALL
+            elif isinstance(e, ev.Ended | ev.WrapupEnded):
+                if isinstance(e, ev.WrapupEnded) or self.activity != WRAP_UP:
+                    self.activity, self.call = IDLE, None
+            elif isinstance(e, ev.WrapupStarted):
+                self.activity, self.call = WRAP_UP, e.call_id
+        if self.state() != before:
+            self.since = e.ts
+
+
+class AgentState:
+    """One (tenant, agent): the present, the reorder buffer, and tallies for today and intervals."""
+
+    __slots__ = (
+        "agent", "calendar", "clock_ms", "grace_ms", "intervals", "janitor", "keep_intervals_ms",
+        "last_event_ms", "max_ts", "pending", "recent", "status", "tenant", "today",
+        "today_bounds",
+    )
+
+    def __init__(
+        self, tenant: str, agent: str, calendar: Calendar, *, grace_ms: int = 60_000,
+        keep_intervals_ms: int | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self.agent = agent
+        self.calendar = calendar
+        self.grace_ms = grace_ms
+        self.keep_intervals_ms = keep_intervals_ms
+        self.status = AgentStatus()
+        self.clock_ms: int | None = None  # time accounted up to here
+        self.last_event_ms = 0
+        self.max_ts = -(1 << 62)
+        self.pending: list[tuple[int, str, ev.AnyEvent]] = []
+        self.recent: dict[str, int] = {}  # ids applied within the last grace, to drop repeats
+        self.today = AgentTally()
+        self.today_bounds = (0, 0)
+        self.intervals: dict[int, AgentTally] = {}
+        self.janitor: dict[str, int] = {}
+
+    def apply(self, e: ev.AnyEvent) -> bool:
+        """Buffer one agent event (or call event naming this agent); returns False for a
+        duplicate."""
+        if e.id in self.recent:
+            return False
+        item = (e.ts, e.id, e)
+        at = bisect.bisect_left(self.pending, item[:2], key=lambda p: p[:2])
+        if at < len(self.pending) and self.pending[at][1] == e.id:
+            return False
+        self.pending.insert(at, item)
+        if e.ts > self.max_ts:
+            self.max_ts = e.ts
+        self._commit_until(self.max_ts - self.grace_ms)
+        return True
+
+    def _commit_until(self, ts_ms: int) -> None:
+        pending = self.pending
+        n = 0
+        while n < len(pending) and (pending[n][0] <= ts_ms or len(pending) - n > MAX_PENDING):
+            self._commit(pending[n][2])
+            n += 1
+        if n:
+            del pending[:n]
+            horizon = ts_ms - self.grace_ms
+            if len(self.recent) > 64:
+                self.recent = {k: t for k, t in self.recent.items() if t >= horizon}
+
+    def _commit(self, e: ev.AnyEvent) -> None:
+        ts = e.ts
+        if self.clock_ms is not None and ts < self.clock_ms:
+            bump(self.janitor, "late", 1)  # beyond the grace: keep its effect, not its time
+        else:
+            self._account(ts)
+        self.recent[e.id] = ts
+        self.last_event_ms = max(self.last_event_ms, ts)
+        self.status.transition(e)
+        at = max(ts, self.clock_ms or ts)
+        if isinstance(e, ev.Answered):
+            self._count(at, A_ANSWERED, 1)
+        elif isinstance(e, ev.Ended):
+            self._count(at, A_HANDLED, 1, e.disposition)
+            if e.disposition == "sale":
+                self._count(at, A_SALES, 1)
+        elif isinstance(e, ev.RingNoAnswer):
+            self._count(at, A_RNA, 1)
+
+    def _tallies(self, ts: int) -> tuple[AgentTally | None, AgentTally]:
+        start, end = self.today_bounds
+        if ts >= end:
+            self.today_bounds = self.calendar.day(ts)
+            self.today = AgentTally()
+            start = self.today_bounds[0]
+        interval = self.calendar.interval_start(ts)
+        tally = self.intervals.get(interval)
+        if tally is None:
+            tally = self.intervals[interval] = AgentTally()
+        return (self.today if ts >= start else None), tally
+
+    def _count(self, ts: int, field: int, n: int, disposition: str | None = None) -> None:
+        for tally in self._tallies(ts):
+            if tally is not None:
+                tally.v[field] += n
+                if disposition is not None:
+                    bump(tally.dispositions, disposition, n)
+
+    def _account(self, until_ms: int) -> None:
+        """Add the time since the clock to the current state, split at interval borders."""
+        t = self.clock_ms
+        self.clock_ms = until_ms
+        state = self.status.state()
+        if t is None or state == LOGGED_OUT:
+            return
+        field = _TIME_FIELD.get(state)
+        while t < until_ms:
+            end = min(until_ms, self.calendar.next_interval(self.calendar.interval_start(t)))
+            for tally in self._tallies(t):
+                if tally is not None:
+                    tally.v[A_LOGIN] += end - t
+                    if field is not None:
+                        tally.v[field] += end - t
+            t = end
+
+    def flush(self, until_ms: int | None = None) -> None:
+        """Apply every buffered event, then account time up to ``until_ms`` (end of a report:
+        an agent still logged in is counted up to it)."""
+        self._commit_until(1 << 62)
+        if until_ms is not None and (self.clock_ms is None or until_ms > self.clock_ms):
+            self._account(until_ms)
+
+    def sweep(self, now_ms: int) -> None:
+        """Apply events older than the grace; reset an agent stuck on a call for 8 h without an
+        event to available (``spec/METRICS.md``, "Staleness and lost calls")."""
+        self._commit_until(now_ms - self.grace_ms)
+        s = self.status
+        if s.activity in (ON_CALL, ON_HOLD) and now_ms - self.last_event_ms > AGENT_STUCK_MS \
+                and not self.pending:
+            reset_at = self.last_event_ms + AGENT_STUCK_MS
+            self._account(max(reset_at, self.clock_ms or reset_at))
+            s.activity, s.call, s.since = IDLE, None, reset_at
+            bump(self.janitor, "stuck_resets", 1)
+        if self.keep_intervals_ms is not None:
+            floor = now_ms - self.keep_intervals_ms
+            for start in [k for k in self.intervals if k < floor]:
+                del self.intervals[start]
+
+    def present(self) -> AgentStatus:
+        """The present with buffered events applied (what a wallboard shows)."""
+        if not self.pending:
+            return self.status
+        status = self.status.copy()
+        for _, _, e in self.pending:
+            status.transition(e)
+        return status
+
+    def snapshot(self, now_ms: int) -> dict[str, object]:
+        """The agent's live view: state, time in state, and today's figures."""
+        s = self.present()
+        start, end = self.today_bounds
+        today = self.today if start <= now_ms < end else AgentTally()
+        return {
+            "tenant": self.tenant, "agent": self.agent, "name": s.name, "team": s.team,
+            "queues": list(s.queues), "state": s.state(), "reason": s.reason,
+            "state_since_ms": s.since, "time_in_state_s": max(0, now_ms - s.since) / 1000,
+            "today": today.report_keys(),
+        }
+
+    # -- state bytes ------------------------------------------------------------------------
+
+    def to_state(self) -> tuple[object, ...]:
+        s = self.status
+        return (
+            (s.logged_in, list(s.queues), s.name, s.team, s.paused, s.reason, s.activity, s.call,
+             s.since),
+            self.clock_ms, self.last_event_ms, self.max_ts,
+            [msgspec.msgpack.encode(e) for _, _, e in self.pending], self.recent,
+            (self.today.v, self.today.dispositions), self.today_bounds,
+            {k: (t.v, t.dispositions) for k, t in self.intervals.items()}, self.janitor,
+        )
+
+    def load_state(self, state: Sequence[object]) -> None:
+        (status, clock, last, max_ts, pending, recent, today, bounds, intervals,
+         janitor) = state
+        s = self.status
+        (s.logged_in, queues, s.name, s.team, s.paused, s.reason, s.activity, s.call,
+         s.since) = status  # type: ignore[misc]
+        s.queues = tuple(queues)
+        self.clock_ms, self.last_event_ms, self.max_ts = clock, last, max_ts  # type: ignore[assignment]
+        decoded = [_EVENT_CODEC.decode(raw) for raw in pending]  # type: ignore[attr-defined]
+        self.pending = [(e.ts, e.id, e) for e in decoded]
+        self.recent = dict(recent)  # type: ignore[call-overload]
+        self.today = _tally(today)
+        self.today_bounds = tuple(bounds)  # type: ignore[assignment,arg-type]
+        self.intervals = {int(k): _tally(t) for k, t in intervals.items()}  # type: ignore[attr-defined]
+        self.janitor = dict(janitor)  # type: ignore[call-overload]
+
+
+def _tally(state: object) -> AgentTally:
+    tally = AgentTally()
+    v, dispositions = state  # type: ignore[misc]
+    tally.v = list(v)
+    tally.dispositions = dict(dispositions)
+    return tally
+
+
+def agents_by_queue(
+    agents: Iterable[AgentState],
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (tenant, queue): how many logged-in agents serving it are in each state
+    (``agents_available``, ``agents_on_call``, ``agents_wrap_up``, ``agents_not_ready``,
+    ``agents_logged_in``). An agent serving three queues counts in each."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for agent in agents:
+        s = agent.present()
+        if not s.logged_in:
+            continue
+        bucket = QUEUE_BUCKET[s.state()]
+        for queue in s.queues:
+            counts = out.get((agent.tenant, queue))
+            if counts is None:
+                counts = out[(agent.tenant, queue)] = empty_counts()
+            counts[bucket] += 1
+            counts["logged_in"] += 1
+    return out
+
+
+def empty_counts() -> dict[str, int]:
+    """Agent counts of a queue nobody serves."""
+    return dict.fromkeys(("available", "on_call", "wrap_up", "not_ready", "logged_in"), 0)

@@ -1,0 +1,248 @@
+"""One call's record and the contributions it makes to its queue's counters.
+
+A call's record is a pure function of the *set* of its events: each milestone keeps the earliest
+report (by ``ts``, then ``id``), and repeatable events (hold, unhold, callback attempts, ring no
+answer) are keyed by event ``id``. So duplicates change nothing, and any arrival order yields the
+same record. The contributions to the counters are a pure function of the record; the queue adds
+the difference each time the record changes. Together: the same events in any order, any number
+of times, give the counters of the ordered, once-only stream (``spec/EVENTS.md``, "Rules").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, TypeVar
+
+from . import events as ev
+from .tally import (
+    ABANDONED, ABANDONED_WITHIN, ACW_COUNT, ACW_MS, ANSWERED, ANSWERED_WITHIN, CALLBACKS_FAILED,
+    CALLBACKS_REACHED, CALLBACKS_REQUESTED, FLOWED_OUT, HANDLED, HOLD_MS, LOST, MAX_WAIT_MS,
+    OFFERED, OTHER_WITHIN, RING_NO_ANSWER, SALES, SHORT_ABANDONED, TALK_MS, VOICEMAILS,
+    WAIT_ABANDONED_MS, WAIT_ANSWERED_MS, WAIT_OTHER_MS,
+)
+
+# Outcome kinds, in the order that breaks a tie between two outcomes at the same ts.
+K_ANSWERED, K_ABANDONED, K_VOICEMAIL, K_CALLBACK, K_FLOWED = 1, 2, 3, 4, 5
+OUTCOME_KIND: Final = {
+    ev.Answered: K_ANSWERED, ev.Abandoned: K_ABANDONED, ev.VoicemailLeft: K_VOICEMAIL,
+    ev.CallbackRequested: K_CALLBACK, ev.FlowedOut: K_FLOWED,
+}
+_COUNTER_OF: Final = {
+    K_ANSWERED: ANSWERED, K_ABANDONED: ABANDONED, K_VOICEMAIL: VOICEMAILS,
+    K_CALLBACK: CALLBACKS_REQUESTED, K_FLOWED: FLOWED_OUT,
+}
+_WAIT_SUM_OF: Final = {
+    K_ANSWERED: WAIT_ANSWERED_MS, K_ABANDONED: WAIT_ABANDONED_MS, K_VOICEMAIL: WAIT_OTHER_MS,
+    K_CALLBACK: WAIT_OTHER_MS, K_FLOWED: WAIT_OTHER_MS,
+}
+_WITHIN_OF: Final = {
+    K_ANSWERED: ANSWERED_WITHIN, K_ABANDONED: ABANDONED_WITHIN, K_VOICEMAIL: OTHER_WITHIN,
+    K_CALLBACK: OTHER_WITHIN, K_FLOWED: OTHER_WITHIN,
+}
+BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
+
+# A contribution: (ts_ms for sliding windows and today, entry_ms for intervals,
+# ((field, value), ...), flow-out reason or None, disposition or None).
+Contribution = tuple[int, int, tuple[tuple[int, int], ...], str | None, str | None]
+Facets = tuple[tuple[Contribution, ...], ...]
+NO_FACETS: Final[Facets] = ((),) * 7
+
+
+def _secs_ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+class Call:
+    """The record of one call (``tenant``, ``queue``, ``call_id``).
+
+    Milestones are tuples that sort by ``(ts, ...)``; ``min`` picks the earliest report.
+    """
+
+    __slots__ = (
+        "applied", "attempts", "cancel", "ended", "holds", "last_ts", "lost_ts", "outcome",
+        "ring", "rnas", "wrap_end", "wrap_start",
+    )
+
+    def __init__(self) -> None:
+        self.ring: tuple[int, str] | None = None
+        # (ts, kind, id, source wait ms or None, flow-out reason or None)
+        self.outcome: tuple[int, int, str, int | None, str | None] | None = None
+        # (ts, id, source talk ms or None, disposition or None)
+        self.ended: tuple[int, str, int | None, str | None] | None = None
+        self.holds: dict[str, tuple[int, bool]] = {}
+        self.wrap_start: tuple[int, str] | None = None
+        self.wrap_end: tuple[int, str, int | None] | None = None
+        self.attempts: dict[str, tuple[int, bool]] = {}
+        self.rnas: dict[str, int] = {}
+        self.cancel: tuple[int, str] | None = None
+        self.lost_ts: int | None = None
+        self.last_ts = 0
+        self.applied: Facets = NO_FACETS
+
+    def record(self, e: ev.CallEvent) -> None:
+        """Fold one event into the record (idempotent, order-free)."""
+        ts, eid = e.ts, e.id
+        if ts > self.last_ts:
+            self.last_ts = ts
+        if isinstance(e, ev.Ringing):
+            self.ring = _earliest(self.ring, (ts, eid))
+        elif isinstance(e, ev._Left):
+            reason = e.reason if isinstance(e, ev.FlowedOut) else None
+            got = (ts, OUTCOME_KIND[type(e)], eid, _secs_ms(e.wait_s), reason)
+            self.outcome = _earliest(self.outcome, got, 3)
+        elif isinstance(e, ev.Ended):
+            self.ended = _earliest(self.ended, (ts, eid, _secs_ms(e.talk_s), e.disposition))
+        elif isinstance(e, ev.Hold | ev.Unhold):
+            self.holds[eid] = (ts, isinstance(e, ev.Hold))
+        elif isinstance(e, ev.WrapupStarted):
+            self.wrap_start = _earliest(self.wrap_start, (ts, eid))
+        elif isinstance(e, ev.WrapupEnded):
+            self.wrap_end = _earliest(self.wrap_end, (ts, eid, _secs_ms(e.acw_s)))
+        elif isinstance(e, ev.CallbackAttempted):
+            self.attempts[eid] = (ts, e.result == "reached")
+        elif isinstance(e, ev.CallbackCancelled):
+            self.cancel = _earliest(self.cancel, (ts, eid))
+        elif isinstance(e, ev.RingNoAnswer):
+            self.rnas[eid] = ts
+
+    def entry_ms(self) -> int | None:
+        """When the call entered the queue: its ``ringing``, else its outcome minus the source's
+        wait; ``None`` while neither is known."""
+        if self.ring is not None:
+            return self.ring[0]
+        o = self.outcome
+        if o is not None and o[3] is not None:
+            return o[0] - o[3]
+        return None
+
+    def is_waiting(self) -> bool:
+        return self.ring is not None and self.outcome is None and self.lost_ts is None
+
+    def backlog_since(self) -> int | None:
+        """The request time while this call is an open callback backlog item, else ``None``."""
+        o = self.outcome
+        if o is None or o[1] not in BACKLOG_KINDS or self.cancel is not None:
+            return None
+        if any(reached for _, reached in self.attempts.values()):
+            return None
+        return o[0]
+
+    def is_open(self) -> bool:
+        """Still expecting events: waiting, in the backlog, talking, or in wrap-up."""
+        if self.is_waiting() or self.backlog_since() is not None:
+            return True
+        o = self.outcome
+        if o is not None and o[1] == K_ANSWERED and self.ended is None:
+            return True
+        return self.wrap_start is not None and self.wrap_end is None
+
+    def hold_ms(self, until_ms: int) -> int:
+        """Time on hold: holds paired with the next unhold, an open hold runs to ``until_ms``."""
+        total, since = 0, None
+        for ts, is_hold in sorted(self.holds.values()):
+            if is_hold and since is None:
+                since = ts
+            elif not is_hold and since is not None:
+                total += ts - since
+                since = None
+        if since is not None and until_ms > since:
+            total += until_ms - since
+        return total
+
+    def facets(self, sl_threshold_ms: int, short_abandon_ms: int) -> Facets:
+        """Everything this record adds to the counters, grouped so that one event usually
+        changes one group: offered, outcome, handled, after-call work, callback attempts, ring
+        no answer, lost. Empty until the call's entry time is known."""
+        entry = self.entry_ms()
+        if entry is None:
+            return NO_FACETS
+        offered: tuple[Contribution, ...] = ((entry, entry, ((OFFERED, 1),), None, None),)
+        outcome: tuple[Contribution, ...] = ()
+        o = self.outcome
+        if o is not None:
+            ts, kind, _, wait_src, reason = o
+            wait = wait_src if wait_src is not None else max(0, ts - entry)
+            deltas = [(_COUNTER_OF[kind], 1), (_WAIT_SUM_OF[kind], wait), (MAX_WAIT_MS, wait)]
+            if wait <= sl_threshold_ms:
+                deltas.append((_WITHIN_OF[kind], 1))
+            if kind == K_ABANDONED and wait <= short_abandon_ms:
+                deltas.append((SHORT_ABANDONED, 1))
+            outcome = ((ts, entry, tuple(deltas), reason, None),)
+        return (
+            offered, outcome, self._handled(entry), self._acw(entry),
+            tuple(
+                (ts, entry, (((CALLBACKS_REACHED if ok else CALLBACKS_FAILED), 1),), None, None)
+                for ts, ok in sorted(self.attempts.values())
+            ),
+            tuple((ts, entry, ((RING_NO_ANSWER, 1),), None, None) for ts in sorted(self.rnas.values())),
+            () if self.lost_ts is None else ((self.lost_ts, entry, ((LOST, 1),), None, None),),
+        )
+
+    def _handled(self, entry: int) -> tuple[Contribution, ...]:
+        end, o = self.ended, self.outcome
+        if end is None:
+            return ()
+        ts, _, talk_src, disposition = end
+        hold = self.hold_ms(ts)
+        if talk_src is not None:
+            talk = talk_src
+        elif o is not None and o[1] == K_ANSWERED:
+            talk = max(0, ts - o[0] - hold)
+        else:
+            return ()  # talk time unknown until the answer arrives
+        deltas = [(HANDLED, 1), (TALK_MS, talk), (HOLD_MS, hold)]
+        if disposition == "sale":
+            deltas.append((SALES, 1))
+        return ((ts, entry, tuple(deltas), None, disposition),)
+
+    def _acw(self, entry: int) -> tuple[Contribution, ...]:
+        end = self.wrap_end
+        if end is None:
+            return ()
+        ts, _, acw_src = end
+        if acw_src is not None:
+            acw = acw_src
+        elif self.wrap_start is not None:
+            acw = max(0, ts - self.wrap_start[0])
+        else:
+            return ()
+        return ((ts, entry, ((ACW_COUNT, 1), (ACW_MS, acw)), None, None),)
+
+    def to_state(self) -> tuple[object, ...]:
+        return (
+            self.ring, self.outcome, self.ended, self.holds, self.wrap_start, self.wrap_end,
+            self.attempts, self.rnas, self.cancel, self.lost_ts, self.last_ts,
+        )
+
+    @classmethod
+    def from_state(cls, state: Sequence[object]) -> Call:
+        c = cls()
+        (ring, outcome, ended, holds, wrap_start, wrap_end, attempts, rnas, cancel, lost_ts,
+         last_ts) = state
+        c.ring = _tuple(ring)  # type: ignore[assignment]
+        c.outcome = _tuple(outcome)  # type: ignore[assignment]
+        c.ended = _tuple(ended)  # type: ignore[assignment]
+        c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()}  # type: ignore[attr-defined]
+        c.wrap_start = _tuple(wrap_start)  # type: ignore[assignment]
+        c.wrap_end = _tuple(wrap_end)  # type: ignore[assignment]
+        c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()}  # type: ignore[attr-defined]
+        c.rnas = dict(rnas)  # type: ignore[call-overload]
+        c.cancel = _tuple(cancel)  # type: ignore[assignment]
+        c.lost_ts = lost_ts  # type: ignore[assignment]
+        c.last_ts = last_ts  # type: ignore[assignment]
+        return c
+
+
+def _tuple(value: object) -> tuple[object, ...] | None:
+    return None if value is None else tuple(value)  # type: ignore[call-overload]
+
+
+_T = TypeVar("_T", bound=tuple[object, ...])
+
+
+def _earliest(current: _T | None, new: _T, key_len: int = 2) -> _T:
+    """The earlier of two reports of one milestone, by ``ts`` then by what identifies the event
+    (``key_len`` leading fields), so the choice does not depend on arrival order."""
+    if current is None:
+        return new
+    return new if new[:key_len] < current[:key_len] else current  # type: ignore[operator]

@@ -1,0 +1,224 @@
+"""The whole state of one queue: its calls, sliding windows, `today`, intervals and live values.
+
+``spec/METRICS.md`` "Per queue" and "Frames". Pure: events and ``now`` come in as arguments.
+Per event the work is O(1): update the call's record, then add the difference of its
+contributions to one ring bucket, the `today` tally and one interval tally. State is bounded by
+live calls, the ring and the intervals kept, never by traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from . import events as ev
+from .calls import Call, Contribution
+from .config import QueueConfig
+from .ring import Ring
+from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
+from .timeframes import Calendar
+
+AGENT_STUCK_MS: Final = 8 * 3600 * 1000
+
+
+class QueueParams:
+    """Engine-wide shape of the per-queue state (not per-queue thresholds)."""
+
+    __slots__ = ("bucket_ms", "grace_ms", "interval_ms", "keep_intervals_ms", "windows_ms")
+
+    def __init__(
+        self, *, windows_ms: Mapping[str, int] | None = None, bucket_ms: int = 10_000,
+        grace_ms: int = 60_000, interval_ms: int = 900_000, keep_intervals_ms: int | None = None,
+    ) -> None:
+        self.windows_ms = dict(windows_ms or {"5m": 300_000, "15m": 900_000, "60m": 3_600_000})
+        if bucket_ms > 10_000 or any(w % bucket_ms for w in self.windows_ms.values()):
+            raise ValueError("buckets must be at most 10 s and divide every window")
+        self.bucket_ms = bucket_ms
+        self.grace_ms = grace_ms
+        self.interval_ms = interval_ms
+        # None keeps every interval (offline replay); the live worker keeps about a day.
+        self.keep_intervals_ms = keep_intervals_ms
+
+
+class QueueState:
+    """Counters and live values of one (tenant, queue)."""
+
+    __slots__ = (
+        "backlog", "calendar", "calls", "cfg", "interval_floor_ms", "intervals", "janitor",
+        "last_offset", "max_ts", "params", "queue", "ring", "tenant", "today",
+        "today_bounds", "waiting",
+    )
+
+    def __init__(self, tenant: str, queue: str, cfg: QueueConfig, params: QueueParams) -> None:
+        self.tenant = tenant
+        self.queue = queue
+        self.cfg = cfg
+        self.params = params
+        self.calendar = Calendar(cfg.timezone, cfg.day_start_min, params.interval_ms)
+        self.ring = Ring(params.bucket_ms, max(params.windows_ms.values()))
+        self.today = Tally()
+        self.today_bounds = (0, 0)
+        self.intervals: dict[int, Tally] = {}
+        self.interval_floor_ms = -(1 << 62)
+        self.calls: dict[str, Call] = {}
+        self.waiting: dict[str, int] = {}  # call_id -> ringing ts, of calls waiting now
+        self.backlog: dict[str, int] = {}  # call_id -> request ts, of open callback items
+        self.janitor: dict[str, int] = {}  # counts of late, unmatched and expired records
+        self.max_ts = -(1 << 62)
+        self.last_offset = -1
+
+    # -- folding events -------------------------------------------------------------------
+
+    def apply(self, e: ev.CallEvent, offset: int | None = None) -> bool:
+        """Fold one call event. ``offset`` is the event's position in its partition: one not
+        above the last applied is a redelivery and is skipped (DESIGN.md decision 5).
+        Returns whether the event was applied."""
+        if offset is not None:
+            if offset <= self.last_offset:
+                return False
+            self.last_offset = offset
+        ts = e.ts
+        call = self.calls.get(e.call_id)
+        if call is None:
+            if ts < self._oldest_held_ms():
+                bump(self.janitor, "late", 1)
+                return False
+            call = self.calls[e.call_id] = Call()
+        call.record(e)
+        self._settle(e.call_id, call)
+        if ts > self.max_ts:
+            self.max_ts = ts
+        return True
+
+    def _settle(self, call_id: str, call: Call) -> None:
+        """Add the difference between the call's new and applied contributions."""
+        cfg = self.cfg
+        new = call.facets(cfg.sl_threshold_ms, cfg.short_abandon_ms)
+        old = call.applied
+        if new != old:
+            for before, after in zip(old, new, strict=True):
+                if before != after:
+                    for c in before:
+                        self._add(c, -1)
+                    for c in after:
+                        self._add(c, 1)
+            call.applied = new
+        if call.is_waiting():
+            self.waiting[call_id] = call.ring[0]  # type: ignore[index]
+        else:
+            self.waiting.pop(call_id, None)
+        since = call.backlog_since()
+        if since is None:
+            self.backlog.pop(call_id, None)
+        else:
+            self.backlog[call_id] = since
+
+    def _add(self, c: Contribution, sign: int) -> None:
+        ts, entry, deltas, reason, disposition = c
+        self.ring.add(ts, deltas, sign)
+        start, end = self.today_bounds
+        if ts >= end:
+            self.today_bounds = self.calendar.day(ts)
+            self.today = Tally()
+            start = self.today_bounds[0]
+        if ts >= start:
+            _add_tally(self.today, deltas, sign, reason, disposition)
+        interval = self.calendar.interval_start(entry)
+        if interval >= self.interval_floor_ms:
+            tally = self.intervals.get(interval)
+            if tally is None:
+                tally = self.intervals[interval] = Tally()
+            _add_tally(tally, deltas, sign, reason, disposition)
+
+    def _oldest_held_ms(self) -> int:
+        return min(self.ring.oldest_ms(), self.today_bounds[0], self.interval_floor_ms)
+
+    # -- the janitor ------------------------------------------------------------------------
+
+    def sweep(self, now_ms: int) -> None:
+        """Close what can no longer change (``spec/METRICS.md``, "Staleness and lost calls").
+
+        Only looks at calls quiet for longer than the grace, so it never races an event that
+        may still arrive out of order: a waiting call past ``max_wait_s`` becomes ``lost``; an
+        answered call with no end after 8 h and a callback item past ``max_callback_age_s`` are
+        dropped; finished records are forgotten; a record whose entry never became known is
+        counted as ``unmatched``. Replay calls it every few seconds of event time; the live
+        worker calls it with the wall clock.
+        """
+        settled = now_ms - self.params.grace_ms
+        max_wait_ms = round(self.cfg.max_wait_s * 1000)
+        max_callback_ms = round(self.cfg.max_callback_age_s * 1000)
+        for call_id, call in list(self.calls.items()):
+            if call.is_waiting():
+                lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
+                if lost_at >= settled:
+                    continue
+                call.lost_ts = lost_at
+                self._settle(call_id, call)
+            elif call.is_open():
+                since = call.backlog_since()
+                limit = max_callback_ms if since is not None else AGENT_STUCK_MS
+                if call.last_ts + limit >= settled:
+                    continue
+                bump(self.janitor, "expired_callbacks" if since is not None else "stale_calls", 1)
+                self.backlog.pop(call_id, None)
+            elif call.last_ts >= settled:
+                continue
+            elif call.entry_ms() is None:
+                bump(self.janitor, "unmatched", 1)
+            del self.calls[call_id]
+        keep = self.params.keep_intervals_ms
+        if keep is not None:
+            self.interval_floor_ms = self.calendar.interval_start(now_ms - keep)
+            for start in [s for s in self.intervals if s < self.interval_floor_ms]:
+                del self.intervals[start]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def live(self, now_ms: int) -> dict[str, float | int | None]:
+        """The ``live`` frame at ``now_ms``: waiting calls and the callback backlog."""
+        oldest_wait = min(self.waiting.values(), default=None)
+        oldest_cb = min(self.backlog.values(), default=None)
+        return {
+            "waiting": len(self.waiting),
+            "oldest_wait_s": None if oldest_wait is None else max(0, now_ms - oldest_wait) / 1000,
+            "callbacks_pending": len(self.backlog),
+            "oldest_callback_s": None if oldest_cb is None else max(0, now_ms - oldest_cb) / 1000,
+        }
+
+    def frame(self, name: str, now_ms: int) -> dict[str, object]:
+        """Counters and metrics of one sliding window (``5m``…) or ``today`` at ``now_ms``."""
+        if name == "today":
+            start, end = self.today_bounds
+            tally = self.today if start <= now_ms < end else Tally()
+            v, length = tally.v, max(1, min(now_ms, end) - start)
+        else:
+            length = self.params.windows_ms[name]
+            v = self.ring.window(now_ms, length)
+        return frame_keys(v, self.cfg.sl_formula, length)
+
+    def report_intervals(self, from_ms: int, until_ms: int) -> list[tuple[int, Tally]]:
+        """The interval tallies in ``[from_ms, until_ms)``, with empty intervals filled in."""
+        out = []
+        start = self.calendar.interval_start(from_ms)
+        while start < until_ms:
+            out.append((start, self.intervals.get(start) or Tally()))
+            start = self.calendar.next_interval(start)
+        return out
+
+
+def _add_tally(
+    tally: Tally, deltas: tuple[tuple[int, int], ...], sign: int, reason: str | None,
+    disposition: str | None,
+) -> None:
+    v = tally.v
+    for field, delta in deltas:
+        if field == MAX_WAIT_MS:  # a maximum: a retraction cannot lower it
+            if sign > 0 and delta > v[field]:
+                v[field] = delta
+        else:
+            v[field] += sign * delta
+    if reason is not None:
+        bump(tally.flowed_by_reason, reason, sign)
+    if disposition is not None:
+        bump(tally.dispositions, disposition, sign)
