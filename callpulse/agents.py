@@ -13,8 +13,8 @@ in wrap-up) and the pause flag; a pause taken during a call shows once the call 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Iterable
+from typing import Any, Final
 
 import msgspec
 
@@ -322,26 +322,26 @@ class AgentState:
             {k: (t.v, t.dispositions) for k, t in self.intervals.items()}, self.janitor,
         )
 
-    def load_state(self, state: Sequence[object]) -> None:
+    def load_state(self, state: Any) -> None:
         (status, clock, last, max_ts, pending, recent, today, bounds, intervals,
          janitor) = state
         s = self.status
         (s.logged_in, queues, s.name, s.team, s.paused, s.reason, s.activity, s.call,
-         s.since) = status  # type: ignore[misc]
+         s.since) = status
         s.queues = tuple(queues)
-        self.clock_ms, self.last_event_ms, self.max_ts = clock, last, max_ts  # type: ignore[assignment]
-        decoded = [_EVENT_CODEC.decode(raw) for raw in pending]  # type: ignore[attr-defined]
+        self.clock_ms, self.last_event_ms, self.max_ts = clock, last, max_ts
+        decoded = [_EVENT_CODEC.decode(raw) for raw in pending]
         self.pending = [(e.ts, e.id, e) for e in decoded]
-        self.recent = dict(recent)  # type: ignore[call-overload]
+        self.recent = dict(recent)
         self.today = _tally(today)
-        self.today_bounds = tuple(bounds)  # type: ignore[assignment,arg-type]
-        self.intervals = {int(k): _tally(t) for k, t in intervals.items()}  # type: ignore[attr-defined]
-        self.janitor = dict(janitor)  # type: ignore[call-overload]
+        self.today_bounds = tuple(bounds)
+        self.intervals = {int(k): _tally(t) for k, t in intervals.items()}
+        self.janitor = dict(janitor)
 
 
-def _tally(state: object) -> AgentTally:
+def _tally(state: Any) -> AgentTally:
     tally = AgentTally()
-    v, dispositions = state  # type: ignore[misc]
+    v, dispositions = state
     tally.v = list(v)
     tally.dispositions = dict(dispositions)
     return tally

@@ -10,15 +10,34 @@ of times, give the counters of the ordered, once-only stream (``spec/EVENTS.md``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from . import events as ev
 from .tally import (
-    ABANDONED, ABANDONED_WITHIN, ACW_COUNT, ACW_MS, ANSWERED, ANSWERED_WITHIN, CALLBACKS_FAILED,
-    CALLBACKS_REACHED, CALLBACKS_REQUESTED, FLOWED_OUT, HANDLED, HOLD_MS, LOST, MAX_WAIT_MS,
-    OFFERED, OTHER_WITHIN, RING_NO_ANSWER, SALES, SHORT_ABANDONED, TALK_MS, VOICEMAILS,
-    WAIT_ABANDONED_MS, WAIT_ANSWERED_MS, WAIT_OTHER_MS,
+    ABANDONED,
+    ABANDONED_WITHIN,
+    ACW_COUNT,
+    ACW_MS,
+    ANSWERED,
+    ANSWERED_WITHIN,
+    CALLBACKS_FAILED,
+    CALLBACKS_REACHED,
+    CALLBACKS_REQUESTED,
+    FLOWED_OUT,
+    HANDLED,
+    HOLD_MS,
+    LOST,
+    MAX_WAIT_MS,
+    OFFERED,
+    OTHER_WITHIN,
+    RING_NO_ANSWER,
+    SALES,
+    SHORT_ABANDONED,
+    TALK_MS,
+    VOICEMAILS,
+    WAIT_ABANDONED_MS,
+    WAIT_ANSWERED_MS,
+    WAIT_OTHER_MS,
 )
 
 # Outcome kinds, in the order that breaks a tie between two outcomes at the same ts.
@@ -215,26 +234,26 @@ class Call:
         )
 
     @classmethod
-    def from_state(cls, state: Sequence[object]) -> Call:
+    def from_state(cls, state: Any) -> Call:
         c = cls()
         (ring, outcome, ended, holds, wrap_start, wrap_end, attempts, rnas, cancel, lost_ts,
          last_ts) = state
-        c.ring = _tuple(ring)  # type: ignore[assignment]
-        c.outcome = _tuple(outcome)  # type: ignore[assignment]
-        c.ended = _tuple(ended)  # type: ignore[assignment]
-        c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()}  # type: ignore[attr-defined]
-        c.wrap_start = _tuple(wrap_start)  # type: ignore[assignment]
-        c.wrap_end = _tuple(wrap_end)  # type: ignore[assignment]
-        c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()}  # type: ignore[attr-defined]
-        c.rnas = dict(rnas)  # type: ignore[call-overload]
-        c.cancel = _tuple(cancel)  # type: ignore[assignment]
-        c.lost_ts = lost_ts  # type: ignore[assignment]
-        c.last_ts = last_ts  # type: ignore[assignment]
+        c.ring = _tuple(ring)
+        c.outcome = _tuple(outcome)
+        c.ended = _tuple(ended)
+        c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()}
+        c.wrap_start = _tuple(wrap_start)
+        c.wrap_end = _tuple(wrap_end)
+        c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()}
+        c.rnas = dict(rnas)
+        c.cancel = _tuple(cancel)
+        c.lost_ts = lost_ts
+        c.last_ts = last_ts
         return c
 
 
-def _tuple(value: object) -> tuple[object, ...] | None:
-    return None if value is None else tuple(value)  # type: ignore[call-overload]
+def _tuple(value: Any) -> Any:
+    return None if value is None else tuple(value)
 
 
 _T = TypeVar("_T", bound=tuple[object, ...])

@@ -187,6 +187,8 @@ def _alerts(table: object, base: Mapping[str, AlertLevels], where: str) -> dict[
             )
             if not ok or (not isinstance(value, bool) and value < 0):
                 raise ConfigError(f"{where}.{name}.{key}: expected a number >= 0, got {value!r}")
-        cleaned = {k: (None if v is False else float(v)) for k, v in levels.items()}
+        cleaned: dict[str, Any] = {
+            k: (None if v is False else float(v)) for k, v in levels.items()
+        }
         out[name] = replace(base[name], **cleaned)
     return out

@@ -204,7 +204,7 @@ def decode_event(data: bytes | str, *, now_ms: int | None = None) -> AnyEvent | 
     if len(data) > MAX_MESSAGE_BYTES:
         return Rejected(TOO_LARGE, f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
-        event = _DECODER.decode(data)
+        event: AnyEvent = _DECODER.decode(data)
     except msgspec.ValidationError as exc:
         return Rejected(_reason_of(str(exc)), str(exc))
     except msgspec.DecodeError as exc:

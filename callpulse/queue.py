@@ -103,8 +103,8 @@ class QueueState:
                     for c in after:
                         self._add(c, 1)
             call.applied = new
-        if call.is_waiting():
-            self.waiting[call_id] = call.ring[0]  # type: ignore[index]
+        if call.ring is not None and call.is_waiting():
+            self.waiting[call_id] = call.ring[0]
         else:
             self.waiting.pop(call_id, None)
         since = call.backlog_since()

@@ -9,7 +9,8 @@ so 1,000 queues with a 60-minute ring of 10-second buckets take about 22 MB.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import Any
 
 from .tally import MAX_WAIT_MS, NF, SUM_FIELDS
 
@@ -97,11 +98,11 @@ class Ring:
     def to_state(self) -> tuple[int, list[tuple[str, bytes]]]:
         return self.head, [(c.typecode, c.tobytes()) for c in self.cols]
 
-    def load_state(self, state: Sequence[object]) -> None:
+    def load_state(self, state: Any) -> None:
         head, cols = state
-        self.head = int(head)  # type: ignore[call-overload]
+        self.head = int(head)
         loaded = []
-        for typecode, raw in cols:  # type: ignore[attr-defined]
+        for typecode, raw in cols:
             col = array(typecode)
             col.frombytes(raw)
             if len(col) != self.n:

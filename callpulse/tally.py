@@ -8,7 +8,7 @@ of such a vector and the queue's thresholds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 # The vector's fields, in order. Sums are milliseconds; MAX_WAIT_MS is a maximum, not a sum.
 FIELDS: Final = (
@@ -70,12 +70,12 @@ class Tally:
         return self.v, self.flowed_by_reason, self.dispositions
 
     @classmethod
-    def from_state(cls, state: Sequence[object]) -> Tally:
+    def from_state(cls, state: Any) -> Tally:
         tally = cls()
         v, reasons, dispositions = state
-        tally.v = list(v)  # type: ignore[call-overload]
-        tally.flowed_by_reason = dict(reasons)  # type: ignore[call-overload]
-        tally.dispositions = dict(dispositions)  # type: ignore[call-overload]
+        tally.v = list(v)
+        tally.flowed_by_reason = dict(reasons)
+        tally.dispositions = dict(dispositions)
         return tally
 
 

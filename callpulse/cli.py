@@ -1,0 +1,120 @@
+"""The ``callpulse`` command: ``replay`` and ``erlang`` (more subcommands join as services land)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import erlang
+from .config import Config, load_config
+from .engine import Engine
+from .errors import CallpulseError, ConfigError
+from .events import datetime_to_ms
+from .inputs import FORMATS, detect_format, read_events
+from .queue import QueueParams
+from .report import build_report, render_table
+from .tally import SL_FORMULAS
+from .timeframes import INTERVALS_MS, parse_day_start, parse_interval, zone
+
+
+def _iso_ms(text: str) -> int:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give an offset (e.g. {text}+00:00): {text!r}")
+    return datetime_to_ms(value)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="callpulse", description="Real-time call-center monitor.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("replay", help="report on a file of events (JSON Lines or queue_log)")
+    r.add_argument("path", type=Path)
+    r.add_argument("--format", choices=FORMATS, help="default: guessed from the content")
+    r.add_argument("--config", type=Path, help="queue configuration TOML file")
+    r.add_argument("--interval", choices=list(INTERVALS_MS), default="1h")
+    r.add_argument("--timezone", help="IANA zone (default: the config's, else UTC)")
+    r.add_argument("--day-start", help="HH:MM local (default: the config's, else 00:00)")
+    r.add_argument("--sl-formula", choices=SL_FORMULAS)
+    r.add_argument("--sl-threshold-s", type=float)
+    r.add_argument("--short-abandon-s", type=float)
+    r.add_argument("--grace-s", type=float, default=60.0,
+                   help="how late an out-of-order event may arrive (default 60)")
+    r.add_argument("--from", dest="from_", type=_iso_ms, metavar="ISO")
+    r.add_argument("--until", type=_iso_ms, metavar="ISO")
+    r.add_argument("--json", action="store_true", help="the JSON report of docs/metrics.md")
+
+    e = sub.add_parser("erlang", help="Erlang C staffing for one interval")
+    e.add_argument("--calls", type=float, required=True)
+    e.add_argument("--interval-s", type=float, required=True)
+    e.add_argument("--aht-s", type=float, required=True)
+    e.add_argument("--target-s", type=float, required=True)
+    e.add_argument("--agents", type=int)
+    e.add_argument("--sl-goal", type=float)
+    e.add_argument("--shrinkage", type=float, default=0.0)
+    e.add_argument("--json", action="store_true")
+    return p
+
+
+def replay(args: argparse.Namespace) -> dict[str, Any]:
+    """Run a replay and return its report."""
+    config = load_config(args.config) if args.config else Config()
+    overrides: dict[str, Any] = {
+        key: value for key, value in (
+            ("timezone", args.timezone), ("day_start", args.day_start),
+            ("sl_formula", args.sl_formula), ("sl_threshold_s", args.sl_threshold_s),
+            ("short_abandon_s", args.short_abandon_s),
+        ) if value is not None
+    }
+    config = config.with_overrides(**overrides)
+    d = config.defaults
+    zone(d.timezone)
+    interval_ms = parse_interval(args.interval)
+    params = QueueParams(interval_ms=interval_ms, grace_ms=round(args.grace_s * 1000))
+    engine = Engine(config, params, agent_timezone=d.timezone,
+                    agent_day_start_min=parse_day_start(d.day_start))
+    fmt = args.format or detect_format(args.path)
+    engine.apply_all(read_events(args.path, fmt, engine.rejected))
+    first = engine.first_ts if engine.first_ts is not None else 0
+    last = engine.last_ts if engine.last_ts is not None else first
+    from_ms = args.from_ if args.from_ is not None else first
+    until_ms = args.until if args.until is not None else last + 1
+    if until_ms <= from_ms:
+        raise ConfigError("--until must be after --from")
+    engine.finish(until_ms)
+    return build_report(
+        engine, from_ms=from_ms, until_ms=until_ms, interval_s=interval_ms // 1000,
+        timezone=d.timezone, sl_formula=d.sl_formula, sl_threshold_s=d.sl_threshold_s,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "replay":
+            report = replay(args)
+            out = json.dumps(report, indent=1) + "\n" if args.json else render_table(report)
+        else:
+            figures = erlang.staffing(
+                args.calls, args.interval_s, args.aht_s, args.target_s, agents=args.agents,
+                sl_goal_ratio=args.sl_goal, shrinkage_ratio=args.shrinkage,
+            )
+            out = json.dumps(figures) + "\n" if args.json else "".join(
+                f"{k:26} {v}\n" for k, v in figures.items())
+    except CallpulseError as exc:
+        print(f"callpulse: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

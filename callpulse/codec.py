@@ -1,0 +1,93 @@
+"""Queue and agent state as compact, versioned bytes (what the worker's tables store).
+
+Format: one version byte, then msgpack of the state's tuple. The size depends on live calls,
+the ring and the intervals kept, never on how many events were folded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+
+from .agents import AgentState
+from .calls import Call
+from .config import QueueConfig
+from .errors import StateFormatError
+from .queue import QueueParams, QueueState
+from .tally import Tally
+from .timeframes import Calendar
+
+VERSION: Final = 1
+_ENC: Final = msgspec.msgpack.Encoder()
+_DEC: Final = msgspec.msgpack.Decoder()
+
+
+def _pack(state: object) -> bytes:
+    return bytes([VERSION]) + _ENC.encode(state)
+
+
+def _unpack(data: bytes) -> list[Any]:
+    if not data or data[0] != VERSION:
+        raise StateFormatError(f"unknown state version {data[:1]!r}")
+    try:
+        state = _DEC.decode(data[1:])
+    except msgspec.DecodeError as exc:
+        raise StateFormatError(f"corrupt state: {exc}") from None
+    if not isinstance(state, list):
+        raise StateFormatError("corrupt state: not a sequence")
+    return state
+
+
+def queue_to_bytes(q: QueueState) -> bytes:
+    """Serialise a queue's whole state (its configuration is not included: it is re-read)."""
+    return _pack((
+        q.tenant, q.queue, q.ring.to_state(), q.today.to_state(), q.today_bounds,
+        {k: t.to_state() for k, t in q.intervals.items()}, q.interval_floor_ms,
+        {k: c.to_state() for k, c in q.calls.items()}, q.janitor, q.max_ts, q.last_offset,
+    ))
+
+
+def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> QueueState:
+    """Rebuild a queue state; contributions already applied are recomputed from the calls."""
+    try:
+        (tenant, name, ring, today, bounds, intervals, floor, calls, janitor, max_ts,
+         last_offset) = _unpack(data)
+        q = QueueState(str(tenant), str(name), cfg, params)
+        q.ring.load_state(ring)
+        q.today = Tally.from_state(today)
+        q.today_bounds = tuple(bounds)
+        q.intervals = {int(k): Tally.from_state(t) for k, t in intervals.items()}
+        q.interval_floor_ms = floor
+        for call_id, state in calls.items():
+            call = Call.from_state(state)
+            call.applied = call.facets(cfg.sl_threshold_ms, cfg.short_abandon_ms)
+            q.calls[call_id] = call
+            if call.ring is not None and call.is_waiting():
+                q.waiting[call_id] = call.ring[0]
+            since = call.backlog_since()
+            if since is not None:
+                q.backlog[call_id] = since
+        q.janitor = dict(janitor)
+        q.max_ts, q.last_offset = max_ts, last_offset
+    except (ValueError, TypeError) as exc:
+        raise StateFormatError(f"corrupt queue state: {exc}") from None
+    return q
+
+
+def agent_to_bytes(a: AgentState) -> bytes:
+    return _pack((a.tenant, a.agent, a.to_state()))
+
+
+def agent_from_bytes(
+    data: bytes, calendar: Calendar, *, grace_ms: int = 60_000,
+    keep_intervals_ms: int | None = None,
+) -> AgentState:
+    try:
+        tenant, agent, state = _unpack(data)
+        a = AgentState(str(tenant), str(agent), calendar, grace_ms=grace_ms,
+                       keep_intervals_ms=keep_intervals_ms)
+        a.load_state(state)
+    except (ValueError, TypeError, msgspec.DecodeError) as exc:
+        raise StateFormatError(f"corrupt agent state: {exc}") from None
+    return a
