@@ -264,4 +264,4 @@ def _earliest(current: _T | None, new: _T, key_len: int = 2) -> _T:
     (``key_len`` leading fields), so the choice does not depend on arrival order."""
     if current is None:
         return new
-    return new if new[:key_len] < current[:key_len] else current  # type: ignore[operator]
+    return new if new[:key_len] < current[:key_len] else current
