@@ -64,7 +64,18 @@ BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
 # ((field, value), ...), flow-out reason or None, disposition or None).
 Contribution = tuple[int, int, tuple[tuple[int, int], ...], str | None, str | None]
 Facets = tuple[tuple[Contribution, ...], ...]
+G_OFFERED, G_OUTCOME, G_HANDLED, G_ACW, G_CALLBACKS, G_RNA, G_LOST = range(7)
+ALL_GROUPS: Final = tuple(range(7))
 NO_FACETS: Final[Facets] = ((),) * 7
+# The groups an event of each type can change while the call's entry time stays the same
+# (a new entry time changes every group). An outcome also moves talk time (answer time).
+GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
+    ev.Ringing: (), ev.Answered: (G_OUTCOME, G_HANDLED), ev.Abandoned: (G_OUTCOME,),
+    ev.VoicemailLeft: (G_OUTCOME,), ev.CallbackRequested: (G_OUTCOME,), ev.FlowedOut: (G_OUTCOME,),
+    ev.Ended: (G_HANDLED,), ev.Hold: (G_HANDLED,), ev.Unhold: (G_HANDLED,),
+    ev.WrapupStarted: (G_ACW,), ev.WrapupEnded: (G_ACW,), ev.CallbackAttempted: (G_CALLBACKS,),
+    ev.CallbackCancelled: (), ev.RingNoAnswer: (G_RNA,),
+}
 
 
 def _secs_ms(seconds: float | None) -> int | None:
@@ -169,33 +180,49 @@ class Call:
         return total
 
     def facets(self, sl_threshold_ms: int, short_abandon_ms: int) -> Facets:
-        """Everything this record adds to the counters, grouped so that one event usually
-        changes one group: offered, outcome, handled, after-call work, callback attempts, ring
-        no answer, lost. Empty until the call's entry time is known."""
+        """Everything this record adds to the counters, in :data:`GROUPS` order, so that one
+        event usually changes one group. Empty until the call's entry time is known."""
         entry = self.entry_ms()
         if entry is None:
             return NO_FACETS
-        offered: tuple[Contribution, ...] = ((entry, entry, ((OFFERED, 1),), None, None),)
-        outcome: tuple[Contribution, ...] = ()
-        o = self.outcome
-        if o is not None:
-            ts, kind, _, wait_src, reason = o
-            wait = wait_src if wait_src is not None else max(0, ts - entry)
-            deltas = [(_COUNTER_OF[kind], 1), (_WAIT_SUM_OF[kind], wait), (MAX_WAIT_MS, wait)]
-            if wait <= sl_threshold_ms:
-                deltas.append((_WITHIN_OF[kind], 1))
-            if kind == K_ABANDONED and wait <= short_abandon_ms:
-                deltas.append((SHORT_ABANDONED, 1))
-            outcome = ((ts, entry, tuple(deltas), reason, None),)
-        return (
-            offered, outcome, self._handled(entry), self._acw(entry),
-            tuple(
+        return tuple(self.facet(g, entry, sl_threshold_ms, short_abandon_ms) for g in ALL_GROUPS)
+
+    def facet(
+        self, group: int, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
+    ) -> tuple[Contribution, ...]:
+        """One group of :meth:`facets`."""
+        if group == G_OFFERED:
+            return ((entry, entry, ((OFFERED, 1),), None, None),)
+        if group == G_OUTCOME:
+            return self._outcome(entry, sl_threshold_ms, short_abandon_ms)
+        if group == G_HANDLED:
+            return self._handled(entry)
+        if group == G_ACW:
+            return self._acw(entry)
+        if group == G_CALLBACKS:
+            return tuple(
                 (ts, entry, (((CALLBACKS_REACHED if ok else CALLBACKS_FAILED), 1),), None, None)
                 for ts, ok in sorted(self.attempts.values())
-            ),
-            tuple((ts, entry, ((RING_NO_ANSWER, 1),), None, None) for ts in sorted(self.rnas.values())),
-            () if self.lost_ts is None else ((self.lost_ts, entry, ((LOST, 1),), None, None),),
-        )
+            )
+        if group == G_RNA:
+            return tuple((ts, entry, ((RING_NO_ANSWER, 1),), None, None)
+                         for ts in sorted(self.rnas.values()))
+        return () if self.lost_ts is None else ((self.lost_ts, entry, ((LOST, 1),), None, None),)
+
+    def _outcome(
+        self, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
+    ) -> tuple[Contribution, ...]:
+        o = self.outcome
+        if o is None:
+            return ()
+        ts, kind, _, wait_src, reason = o
+        wait = wait_src if wait_src is not None else max(0, ts - entry)
+        deltas = [(_COUNTER_OF[kind], 1), (_WAIT_SUM_OF[kind], wait), (MAX_WAIT_MS, wait)]
+        if wait <= sl_threshold_ms:
+            deltas.append((_WITHIN_OF[kind], 1))
+        if kind == K_ABANDONED and wait <= short_abandon_ms:
+            deltas.append((SHORT_ABANDONED, 1))
+        return ((ts, entry, tuple(deltas), reason, None),)
 
     def _handled(self, entry: int) -> tuple[Contribution, ...]:
         end, o = self.ended, self.outcome

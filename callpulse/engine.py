@@ -16,7 +16,7 @@ from .queue import QueueParams, QueueState
 from .tally import bump
 from .timeframes import Calendar
 
-SWEEP_EVERY_MS: Final = 10_000
+SWEEP_EVERY_MS: Final = 60_000
 
 
 class Engine:

@@ -9,10 +9,12 @@ live calls, the ring and the intervals kept, never by traffic.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 from typing import Final
 
+from . import erlang
 from . import events as ev
-from .calls import Call, Contribution
+from .calls import ALL_GROUPS, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
 from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
@@ -45,7 +47,7 @@ class QueueState:
 
     __slots__ = (
         "backlog", "calendar", "calls", "cfg", "interval_floor_ms", "intervals", "janitor",
-        "last_offset", "max_ts", "params", "queue", "ring", "tenant", "today",
+        "_thresholds", "last_offset", "max_ts", "params", "queue", "ring", "tenant", "today",
         "today_bounds", "waiting",
     )
 
@@ -53,6 +55,7 @@ class QueueState:
         self.tenant = tenant
         self.queue = queue
         self.cfg = cfg
+        self._thresholds = (cfg.sl_threshold_ms, cfg.short_abandon_ms)
         self.params = params
         self.calendar = Calendar(cfg.timezone, cfg.day_start_min, params.interval_ms)
         self.ring = Ring(params.bucket_ms, max(params.windows_ms.values()))
@@ -84,25 +87,31 @@ class QueueState:
                 bump(self.janitor, "late", 1)
                 return False
             call = self.calls[e.call_id] = Call()
+        entry = call.entry_ms()
         call.record(e)
-        self._settle(e.call_id, call)
+        new_entry = call.entry_ms()
+        groups = GROUPS_OF[type(e)] if new_entry == entry else ALL_GROUPS
+        self._settle(e.call_id, call, groups)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
 
-    def _settle(self, call_id: str, call: Call) -> None:
-        """Add the difference between the call's new and applied contributions."""
-        cfg = self.cfg
-        new = call.facets(cfg.sl_threshold_ms, cfg.short_abandon_ms)
-        old = call.applied
-        if new != old:
-            for before, after in zip(old, new, strict=True):
+    def _settle(self, call_id: str, call: Call, groups: tuple[int, ...]) -> None:
+        """Add the difference between the call's new and applied contributions in ``groups``
+        (the only ones that can have changed)."""
+        entry = call.entry_ms()
+        if entry is not None and groups:
+            applied = list(call.applied)
+            threshold_ms, short_ms = self._thresholds
+            for g in groups:
+                before, after = applied[g], call.facet(g, entry, threshold_ms, short_ms)
                 if before != after:
                     for c in before:
                         self._add(c, -1)
                     for c in after:
                         self._add(c, 1)
-            call.applied = new
+                    applied[g] = after
+            call.applied = tuple(applied)
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
         else:
@@ -142,7 +151,7 @@ class QueueState:
         may still arrive out of order: a waiting call past ``max_wait_s`` becomes ``lost``; an
         answered call with no end after 8 h and a callback item past ``max_callback_age_s`` are
         dropped; finished records are forgotten; a record whose entry never became known is
-        counted as ``unmatched``. Replay calls it every few seconds of event time; the live
+        counted as ``unmatched``. Replay calls it every minute of event time; the live
         worker calls it with the wall clock.
         """
         settled = now_ms - self.params.grace_ms
@@ -154,7 +163,7 @@ class QueueState:
                 if lost_at >= settled:
                     continue
                 call.lost_ts = lost_at
-                self._settle(call_id, call)
+                self._settle(call_id, call, (G_LOST,))
             elif call.is_open():
                 since = call.backlog_since()
                 limit = max_callback_ms if since is not None else AGENT_STUCK_MS
@@ -197,6 +206,18 @@ class QueueState:
             v = self.ring.window(now_ms, length)
         return frame_keys(v, self.cfg.sl_formula, length)
 
+    def snapshot(self, now_ms: int, agents: Mapping[str, int]) -> dict[str, Any]:
+        """Everything a wallboard shows of this queue at ``now_ms``: live values, every frame,
+        agent counts (``agents``, from :func:`callpulse.agents.agents_by_queue`) and staffing."""
+        frames = {name: self.frame(name, now_ms) for name in (*self.params.windows_ms, "today")}
+        live: dict[str, Any] = dict(self.live(now_ms))
+        live.update({f"agents_{k}": n for k, n in agents.items()})
+        live.update(live_staffing(frames.get("15m", {}), frames.get("60m", {}), self.cfg,
+                                  agents.get("logged_in", 0)))
+        return {"tenant": self.tenant, "queue": self.queue, "live": live, "frames": frames,
+                "sl_formula": self.cfg.sl_formula, "sl_threshold_s": self.cfg.sl_threshold_s,
+                "sl_goal_ratio": self.cfg.sl_goal_ratio}
+
     def report_intervals(self, from_ms: int, until_ms: int) -> list[tuple[int, Tally]]:
         """The interval tallies in ``[from_ms, until_ms)``, with empty intervals filled in."""
         out = []
@@ -205,6 +226,20 @@ class QueueState:
             out.append((start, self.intervals.get(start) or Tally()))
             start = self.calendar.next_interval(start)
         return out
+
+
+def live_staffing(
+    m15: Mapping[str, Any], m60: Mapping[str, Any], cfg: QueueConfig, logged_in: int,
+) -> dict[str, float | int | None]:
+    """Live ``agents_needed`` (Erlang C at the goal, arrivals from ``15m`` and AHT from ``60m``)
+    and ``predicted_wait_s`` (Erlang C ASA with the agents logged in; ``None`` when unstable)."""
+    per_min, aht_s = m15.get("arrival_per_min"), m60.get("aht_s")
+    if not per_min or not aht_s:
+        return {"agents_needed": None, "predicted_wait_s": None}
+    traffic = erlang.traffic_erlangs(per_min, 60.0, aht_s)
+    needed = erlang.agents_needed(traffic, aht_s, cfg.sl_threshold_s, cfg.sl_goal_ratio)
+    wait = erlang.asa_s(logged_in, traffic, aht_s) if logged_in else None
+    return {"agents_needed": needed, "predicted_wait_s": None if wait is None else round(wait, 2)}
 
 
 def _add_tally(
