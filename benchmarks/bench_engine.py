@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from synthetic import stream
+
 from callpulse.config import Config
 from callpulse.engine import Engine
 from callpulse.queue import QueueParams
-
-from synthetic import stream
 
 
 def main() -> None:

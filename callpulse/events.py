@@ -201,8 +201,9 @@ def decode_event(data: bytes | str, *, now_ms: int | None = None) -> AnyEvent | 
     bad input. ``now_ms`` enables the "more than 24 h in the future" rule; without it (offline
     replay) that rule is not applied, since there is no present to compare with.
     """
-    if len(data) > MAX_MESSAGE_BYTES:
-        return Rejected(TOO_LARGE, f"message of {len(data)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_MESSAGE_BYTES:
+        return Rejected(TOO_LARGE, f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
     try:
         event: AnyEvent = _DECODER.decode(data)
     except msgspec.ValidationError as exc:

@@ -9,8 +9,7 @@ live calls, the ring and the intervals kept, never by traffic.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-from typing import Final
+from typing import Any, Final
 
 from . import erlang
 from . import events as ev
@@ -46,9 +45,23 @@ class QueueState:
     """Counters and live values of one (tenant, queue)."""
 
     __slots__ = (
-        "backlog", "calendar", "calls", "cfg", "interval_floor_ms", "intervals", "janitor",
-        "_thresholds", "last_offset", "max_ts", "params", "queue", "ring", "tenant", "today",
-        "today_bounds", "waiting",
+        "_thresholds",
+        "backlog",
+        "calendar",
+        "calls",
+        "cfg",
+        "interval_floor_ms",
+        "intervals",
+        "janitor",
+        "last_offset",
+        "max_ts",
+        "params",
+        "queue",
+        "ring",
+        "tenant",
+        "today",
+        "today_bounds",
+        "waiting",
     )
 
     def __init__(self, tenant: str, queue: str, cfg: QueueConfig, params: QueueParams) -> None:

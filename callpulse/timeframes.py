@@ -81,7 +81,8 @@ class Calendar:
     day (offset differs at its two ends) falls back to a zone lookup per call.
     """
 
-    __slots__ = ("_day", "_day_offset_ms", "day_start_min", "interval_ms", "timezone", "tz")
+    __slots__ = ("_day", "_day_offset_ms", "_interval", "day_start_min", "interval_ms", "timezone",
+                 "tz")
 
     def __init__(self, timezone: str, day_start_min: int, interval_ms: int) -> None:
         self.timezone = timezone
@@ -90,6 +91,7 @@ class Calendar:
         self.interval_ms = interval_ms
         self._day = (0, 0)
         self._day_offset_ms: int | None = None
+        self._interval = (0, 0)  # the last interval computed, [start, end)
 
     def day(self, ts_ms: int) -> tuple[int, int]:
         """``[start, end)`` of the business day holding ``ts_ms``."""
@@ -105,6 +107,14 @@ class Calendar:
     def interval_start(self, ts_ms: int) -> int:
         """Start of the report interval holding ``ts_ms``: aligned to the local clock (and to
         the day start), or the whole business day for ``1d``."""
+        start, end = self._interval
+        if start <= ts_ms < end:
+            return start
+        start = self._interval_start(ts_ms)
+        self._interval = (start, self.next_interval(start))
+        return start
+
+    def _interval_start(self, ts_ms: int) -> int:
         day_start, _ = self.day(ts_ms)
         if self.interval_ms >= DAY_MS:
             return day_start
@@ -121,7 +131,7 @@ class Calendar:
         _, day_end = self.day(start_ms)
         if self.interval_ms >= DAY_MS:
             return day_end
-        candidate = self.interval_start(start_ms + self.interval_ms)
+        candidate = self._interval_start(start_ms + self.interval_ms)
         if candidate <= start_ms:  # a DST step back re-enters the same wall-clock interval
             candidate = start_ms + self.interval_ms
         return min(candidate, day_end)

@@ -480,13 +480,16 @@ def test_callback_backlog() -> None:
     assert (live["callbacks_pending"], live["oldest_callback_s"]) == (2, 120.0)
     # A failed attempt keeps the item open.
     q.apply(attempt("c1", T0 + 200 * S, "no_answer"))
-    assert (q.live(T0 + 300 * S)["callbacks_pending"], q.live(T0 + 300 * S)["oldest_callback_s"]) == (2, 290.0)
+    live = q.live(T0 + 300 * S)
+    assert (live["callbacks_pending"], live["oldest_callback_s"]) == (2, 290.0)
     # `reached` clears c1; c2 is now the oldest (requested at +70 s).
     q.apply(attempt("c1", T0 + 400 * S, "reached"))
-    assert (q.live(T0 + 500 * S)["callbacks_pending"], q.live(T0 + 500 * S)["oldest_callback_s"]) == (1, 430.0)
+    live = q.live(T0 + 500 * S)
+    assert (live["callbacks_pending"], live["oldest_callback_s"]) == (1, 430.0)
     # A cancel clears c2.
     q.apply(cancelled("c2", T0 + 520 * S))
-    assert (q.live(T0 + 530 * S)["callbacks_pending"], q.live(T0 + 530 * S)["oldest_callback_s"]) == (0, None)
+    live = q.live(T0 + 530 * S)
+    assert (live["callbacks_pending"], live["oldest_callback_s"]) == (0, None)
     v = q.intervals[T0].v
     assert (v[CALLBACKS_REQUESTED], v[VOICEMAILS], v[CALLBACKS_REACHED], v[CALLBACKS_FAILED]) == (1, 1, 1, 1)
     m = q.frame("15m", T0 + 530 * S)
