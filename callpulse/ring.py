@@ -56,19 +56,17 @@ class Ring:
         for field, delta in deltas:
             col = cols[field]
             if field == MAX_WAIT_MS:
-                if sign > 0 and delta > col[slot]:
-                    self._set(field, slot, delta)
+                if sign < 0 or delta <= col[slot]:
+                    continue
+                value = delta
             else:
-                self._set(field, slot, col[slot] + sign * delta)
+                value = col[slot] + sign * delta
+            try:
+                col[slot] = value
+            except OverflowError:  # rare: widen this column for good, then store
+                cols[field] = col = array(_WIDER.get(col.typecode, "q"), col)
+                col[slot] = value
         return True
-
-    def _set(self, field: int, slot: int, value: int) -> None:
-        col = self.cols[field]
-        try:
-            col[slot] = value
-        except OverflowError:
-            self.cols[field] = col = array(_WIDER.get(col.typecode, "q"), col)
-            col[slot] = value
 
     def _advance(self, b: int) -> None:
         n = self.n
