@@ -59,6 +59,7 @@ _WITHIN_OF: Final = {
     K_CALLBACK: OTHER_WITHIN, K_FLOWED: OTHER_WITHIN,
 }
 BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
+WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
 
 # A contribution: (ts_ms for sliding windows and today, entry_ms for intervals,
 # ((field, value), ...), flow-out reason or None, disposition or None).
@@ -165,6 +166,15 @@ class Call:
         if o is not None and o[1] == K_ANSWERED and self.ended is None:
             return True
         return self.wrap_start is not None and self.wrap_end is None
+
+    def final_after_ms(self, grace_ms: int) -> int:
+        """How long this finished record must be quiet before it is final: the grace, or for
+        an ended call with no wrap-up end yet, long enough for a late ``wrapup_ended`` (sources
+        that only report the end of wrap-up send it minutes after ``ended``)."""
+        o = self.outcome
+        if o is not None and o[1] == K_ANSWERED and self.wrap_end is None:
+            return max(grace_ms, WRAPUP_LINGER_MS)
+        return grace_ms
 
     def hold_ms(self, until_ms: int) -> int:
         """Time on hold: holds paired with the next unhold, an open hold runs to ``until_ms``."""

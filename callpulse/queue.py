@@ -95,6 +95,14 @@ class QueueState:
             self.last_offset = offset
         ts = e.ts
         call = self.calls.get(e.call_id)
+        grace = self.params.grace_ms
+        if call is not None and ts > call.last_ts + call.final_after_ms(grace) \
+                and not call.is_open():
+            # A finished, quiet call is final: a later event starts a new record, whether or
+            # not the janitor has swept the old one yet, so results do not depend on when
+            # sweeps happen.
+            self._forget(e.call_id, call)
+            call = None
         if call is None:
             if ts < self._oldest_held_ms():
                 bump(self.janitor, "late", 1)
@@ -184,16 +192,22 @@ class QueueState:
                     continue
                 bump(self.janitor, "expired_callbacks" if since is not None else "stale_calls", 1)
                 self.backlog.pop(call_id, None)
-            elif call.last_ts >= settled:
+            elif call.last_ts >= settled - call.final_after_ms(self.params.grace_ms):
+                continue  # an event may still join it (see apply)
+            else:
+                self._forget(call_id, call)
                 continue
-            elif call.entry_ms() is None:
-                bump(self.janitor, "unmatched", 1)
             del self.calls[call_id]
         keep = self.params.keep_intervals_ms
         if keep is not None:
             self.interval_floor_ms = self.calendar.interval_start(now_ms - keep)
             for start in [s for s in self.intervals if s < self.interval_floor_ms]:
                 del self.intervals[start]
+
+    def _forget(self, call_id: str, call: Call) -> None:
+        if call.entry_ms() is None:
+            bump(self.janitor, "unmatched", 1)
+        del self.calls[call_id]
 
     # -- reading ----------------------------------------------------------------------------
 
