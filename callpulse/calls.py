@@ -100,11 +100,12 @@ class Call:
         self.outcome: tuple[int, int, str, int | None, str | None] | None = None
         # (ts, id, source talk ms or None, disposition or None)
         self.ended: tuple[int, str, int | None, str | None] | None = None
-        self.holds: dict[str, tuple[int, bool]] = {}
+        # Repeatable events share one empty dict until the first arrives (most calls have none).
+        self.holds: dict[str, tuple[int, bool]] = _NONE
         self.wrap_start: tuple[int, str] | None = None
         self.wrap_end: tuple[int, str, int | None] | None = None
-        self.attempts: dict[str, tuple[int, bool]] = {}
-        self.rnas: dict[str, int] = {}
+        self.attempts: dict[str, tuple[int, bool]] = _NONE
+        self.rnas: dict[str, int] = _NONE
         self.cancel: tuple[int, str] | None = None
         self.lost_ts: int | None = None
         self.last_ts = 0
@@ -124,17 +125,17 @@ class Call:
         elif isinstance(e, ev.Ended):
             self.ended = _earliest(self.ended, (ts, eid, _secs_ms(e.talk_s), e.disposition))
         elif isinstance(e, ev.Hold | ev.Unhold):
-            self.holds[eid] = (ts, isinstance(e, ev.Hold))
+            self.holds = _put(self.holds, eid, (ts, isinstance(e, ev.Hold)))
         elif isinstance(e, ev.WrapupStarted):
             self.wrap_start = _earliest(self.wrap_start, (ts, eid))
         elif isinstance(e, ev.WrapupEnded):
             self.wrap_end = _earliest(self.wrap_end, (ts, eid, _secs_ms(e.acw_s)))
         elif isinstance(e, ev.CallbackAttempted):
-            self.attempts[eid] = (ts, e.result == "reached")
+            self.attempts = _put(self.attempts, eid, (ts, e.result == "reached"))
         elif isinstance(e, ev.CallbackCancelled):
             self.cancel = _earliest(self.cancel, (ts, eid))
         elif isinstance(e, ev.RingNoAnswer):
-            self.rnas[eid] = ts
+            self.rnas = _put(self.rnas, eid, ts)
 
     def entry_ms(self) -> int | None:
         """When the call entered the queue: its ``ringing``, else its outcome minus the source's
@@ -278,11 +279,11 @@ class Call:
         c.ring = _tuple(ring)
         c.outcome = _tuple(outcome)
         c.ended = _tuple(ended)
-        c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()}
+        c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()} or _NONE
         c.wrap_start = _tuple(wrap_start)
         c.wrap_end = _tuple(wrap_end)
-        c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()}
-        c.rnas = dict(rnas)
+        c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()} or _NONE
+        c.rnas = dict(rnas) or _NONE
         c.cancel = _tuple(cancel)
         c.lost_ts = lost_ts
         c.last_ts = last_ts
@@ -291,6 +292,18 @@ class Call:
 
 def _tuple(value: Any) -> Any:
     return None if value is None else tuple(value)
+
+
+_NONE: Final[dict[Any, Any]] = {}  # shared, never written: _put copies before the first write
+_V = TypeVar("_V")
+
+
+def _put(d: dict[str, _V], key: str, value: _V) -> dict[str, _V]:
+    """``d`` with ``key`` set; the shared empty dict is replaced, never written."""
+    if d is _NONE:
+        d = {}
+    d[key] = value
+    return d
 
 
 _T = TypeVar("_T", bound=tuple[object, ...])
