@@ -64,10 +64,8 @@ WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
 # A contribution: (ts_ms for sliding windows and today, entry_ms for intervals,
 # ((field, value), ...), flow-out reason or None, disposition or None).
 Contribution = tuple[int, int, tuple[tuple[int, int], ...], str | None, str | None]
-Facets = tuple[tuple[Contribution, ...], ...]
 G_OFFERED, G_OUTCOME, G_HANDLED, G_ACW, G_CALLBACKS, G_RNA, G_LOST = range(7)
 ALL_GROUPS: Final = tuple(range(7))
-NO_FACETS: Final[Facets] = ((),) * 7
 # The groups an event of each type can change while the call's entry time stays the same
 # (a new entry time changes every group). An outcome also moves talk time (answer time).
 GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
@@ -90,7 +88,7 @@ class Call:
     """
 
     __slots__ = (
-        "applied", "attempts", "cancel", "ended", "holds", "last_ts", "lost_ts", "outcome",
+        "attempts", "cancel", "ended", "holds", "last_ts", "lost_ts", "outcome",
         "ring", "rnas", "wrap_end", "wrap_start",
     )
 
@@ -109,7 +107,6 @@ class Call:
         self.cancel: tuple[int, str] | None = None
         self.lost_ts: int | None = None
         self.last_ts = 0
-        self.applied: Facets = NO_FACETS
 
     def record(self, e: ev.CallEvent) -> None:
         """Fold one event into the record (idempotent, order-free)."""
@@ -190,18 +187,12 @@ class Call:
             total += until_ms - since
         return total
 
-    def facets(self, sl_threshold_ms: int, short_abandon_ms: int) -> Facets:
-        """Everything this record adds to the counters, in :data:`GROUPS` order, so that one
-        event usually changes one group. Empty until the call's entry time is known."""
-        entry = self.entry_ms()
-        if entry is None:
-            return NO_FACETS
-        return tuple(self.facet(g, entry, sl_threshold_ms, short_abandon_ms) for g in ALL_GROUPS)
-
     def facet(
         self, group: int, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
     ) -> tuple[Contribution, ...]:
-        """One group of :meth:`facets`."""
+        """What this record adds to the counters in one group (:data:`ALL_GROUPS`: offered,
+        outcome, handled, after-call work, callback attempts, ring no answer, lost), given the
+        call's entry time. Grouped so that one event usually changes one group."""
         if group == G_OFFERED:
             return ((entry, entry, ((OFFERED, 1),), None, None),)
         if group == G_OUTCOME:

@@ -49,7 +49,7 @@ def queue_to_bytes(q: QueueState) -> bytes:
 
 
 def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> QueueState:
-    """Rebuild a queue state; contributions already applied are recomputed from the calls."""
+    """Rebuild a queue state (the counters already hold the calls' contributions)."""
     try:
         (tenant, name, ring, today, bounds, intervals, floor, calls, janitor, max_ts,
          last_offset) = _unpack(data)
@@ -61,7 +61,6 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
         q.interval_floor_ms = floor
         for call_id, state in calls.items():
             call = Call.from_state(state)
-            call.applied = call.facets(cfg.sl_threshold_ms, cfg.short_abandon_ms)
             q.calls[call_id] = call
             if call.ring is not None and call.is_waiting():
                 q.waiting[call_id] = call.ring[0]

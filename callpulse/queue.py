@@ -108,31 +108,40 @@ class QueueState:
                 bump(self.janitor, "late", 1)
                 return False
             call = self.calls[e.call_id] = Call()
-        entry = call.entry_ms()
+        # The call's entry time can move only while it has no ringing, or with a ringing; then
+        # every group may change, else only the event's own groups.
+        moves = call.ring is None or isinstance(e, ev.Ringing)
+        groups = ALL_GROUPS if moves else GROUPS_OF[type(e)]
+        before = self._contributions(call, groups)
         call.record(e)
-        new_entry = call.entry_ms()
-        groups = GROUPS_OF[type(e)] if new_entry == entry else ALL_GROUPS
-        self._settle(e.call_id, call, groups)
+        self._settle(e.call_id, call, groups, before)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
 
-    def _settle(self, call_id: str, call: Call, groups: tuple[int, ...]) -> None:
-        """Add the difference between the call's new and applied contributions in ``groups``
-        (the only ones that can have changed)."""
+    def _contributions(
+        self, call: Call, groups: tuple[int, ...],
+    ) -> list[tuple[Contribution, ...]]:
+        """The call's contributions in ``groups`` (none while its entry time is unknown). The
+        counters always hold exactly these, so they are recomputed rather than stored."""
         entry = call.entry_ms()
-        if entry is not None and groups:
-            applied = list(call.applied)
-            threshold_ms, short_ms = self._thresholds
-            for g in groups:
-                before, after = applied[g], call.facet(g, entry, threshold_ms, short_ms)
-                if before != after:
-                    for c in before:
-                        self._add(c, -1)
-                    for c in after:
-                        self._add(c, 1)
-                    applied[g] = after
-            call.applied = tuple(applied)
+        if entry is None:
+            return [()] * len(groups)
+        threshold_ms, short_ms = self._thresholds
+        return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
+
+    def _settle(
+        self, call_id: str, call: Call, groups: tuple[int, ...],
+        before: list[tuple[Contribution, ...]],
+    ) -> None:
+        """Replace the call's contributions ``before`` a change by its contributions now, in
+        ``groups`` (the only ones the change can touch)."""
+        for old, new in zip(before, self._contributions(call, groups), strict=True):
+            if old != new:
+                for c in old:
+                    self._add(c, -1)
+                for c in new:
+                    self._add(c, 1)
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
         else:
@@ -183,8 +192,9 @@ class QueueState:
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
                 if lost_at >= settled:
                     continue
+                before = self._contributions(call, (G_LOST,))
                 call.lost_ts = lost_at
-                self._settle(call_id, call, (G_LOST,))
+                self._settle(call_id, call, (G_LOST,), before)
             elif call.is_open():
                 since = call.backlog_since()
                 limit = max_callback_ms if since is not None else AGENT_STUCK_MS
