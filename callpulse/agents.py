@@ -37,10 +37,10 @@ MAX_PENDING: Final = 10_000
 # The agent tally's fields; times are milliseconds of time in state.
 AGENT_FIELDS: Final = (
     "answered", "handled", "talk_ms", "hold_ms", "wrapup_ms", "login_ms", "not_ready_ms",
-    "available_ms", "ring_no_answer", "sales",
+    "available_ms", "ring_no_answer", "sales", "wrapups",
 )
 (A_ANSWERED, A_HANDLED, A_TALK, A_HOLD, A_WRAPUP, A_LOGIN, A_NOT_READY, A_AVAILABLE, A_RNA,
- A_SALES) = range(len(AGENT_FIELDS))
+ A_SALES, A_WRAPUPS) = range(len(AGENT_FIELDS))
 _TIME_FIELD: Final = {
     AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
     WRAP_UP: A_WRAPUP,
@@ -81,7 +81,7 @@ class AgentTally:
             "occupancy_ratio": None if busy + v[A_AVAILABLE] == 0
             else round(busy / (busy + v[A_AVAILABLE]), 6),
             "aht_s": None if handled == 0 else round(busy / handled / 1000, 3),
-            "avg_acw_s": None if handled == 0 else round(v[A_WRAPUP] / handled / 1000, 3),
+            "avg_acw_s": None if v[A_WRAPUPS] == 0 else round(v[A_WRAPUP] / v[A_WRAPUPS] / 1000, 3),
             "conversion_ratio": None if handled == 0 else round(v[A_SALES] / handled, 6),
             "dispositions": dict(sorted(self.dispositions.items())),
         }
@@ -228,6 +228,8 @@ class AgentState:
                 self._count(at, A_SALES, 1)
         elif isinstance(e, ev.RingNoAnswer):
             self._count(at, A_RNA, 1)
+        elif isinstance(e, ev.WrapupEnded):
+            self._count(at, A_WRAPUPS, 1)
 
     def _tallies(self, ts: int) -> tuple[AgentTally | None, AgentTally]:
         start, end = self.today_bounds

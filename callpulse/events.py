@@ -14,9 +14,12 @@ import msgspec
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 MAX_FUTURE_MS: Final = 24 * 3600 * 1000
+# Timestamps the calendar can place (1970-01-01 to 3000-01-01); others are `bad_ts`.
+MAX_TS_MS: Final = 32_503_680_000_000
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
+# Durations up to 115 days: anything longer is a source's error, and would overflow counters.
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=1e7)]
 
 # Rejection reasons, as they appear in reports, the DLQ and `callpulse_events_rejected_total`.
 NOT_JSON: Final = "not_json"
@@ -58,6 +61,8 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
             self.ts = datetime_to_ms(ts)
         elif isinstance(ts, bool) or not isinstance(ts, int):
             raise ValueError("bad_ts: not epoch milliseconds")
+        if not 0 <= self.ts < MAX_TS_MS:
+            raise ValueError("bad_ts: outside 1970-01-01 .. 3000-01-01")
 
 
 class CallEvent(Event, kw_only=True, gc=False):

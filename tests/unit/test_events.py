@@ -342,3 +342,17 @@ def test_too_large_counts_utf8_bytes_of_str_input_not_characters() -> None:
 def test_decode_never_raises_on_junk() -> None:
     for data in ['{"v":1,"type":"ringing","ts":{}}', '{"type":1}', '{"v":1,"type":null}', "\x00"]:
         assert isinstance(decode_event(data), Rejected)
+
+
+def test_review_ts_outside_the_calendar_is_bad_ts() -> None:
+    for ts in ('"9999-12-31T23:59:59+00:00"', "100000000000000000", "-5"):
+        raw = ('{"v":1,"id":"r1","type":"heartbeat","source":"s","ts":' + ts + "}").encode()
+        got = decode_event(raw)
+        assert isinstance(got, Rejected) and got.reason == "bad_ts", ts
+
+
+def test_review_absurd_durations_are_bad_value() -> None:
+    raw = (b'{"v":1,"id":"a","type":"abandoned","ts":1,"source":"s","call_id":"c","queue":"q",'
+           b'"wait_s":1e17}')
+    got = decode_event(raw)
+    assert isinstance(got, Rejected) and got.reason == "bad_value"

@@ -1,0 +1,64 @@
+"""Agent state: time in state split across intervals, pause during a call, after-call work."""
+
+from __future__ import annotations
+
+from callpulse import events as ev
+from callpulse.agents import AgentState, agents_by_queue
+from callpulse.timeframes import Calendar
+
+T0 = 1_709_539_200_000  # 2024-03-04T08:00:00Z
+S = 1000
+
+
+def _agent(events: list[ev.AnyEvent]) -> AgentState:
+    a = AgentState("default", "x", Calendar("UTC", 0, 900_000))
+    for e in events:
+        a.apply(e)
+    return a
+
+
+def _call(cls: type, n: int, ts: int, **kw: object) -> ev.AnyEvent:
+    return cls(v=1, id=f"{cls.__name__}-{n}-{ts}", ts=ts, source="s", call_id=f"c{n}", queue="q",
+               agent="x", **kw)
+
+
+def _day() -> list[ev.AnyEvent]:
+    return [
+        ev.AgentLogin(v=1, id="l", ts=T0, source="s", agent="x", queues=["q"]),
+        _call(ev.Answered, 1, T0 + 10 * S),
+        ev.AgentNotReady(v=1, id="p", ts=T0 + 20 * S, source="s", agent="x", reason="break"),
+        _call(ev.Ended, 1, T0 + 60 * S),
+        _call(ev.WrapupStarted, 1, T0 + 61 * S),
+        _call(ev.WrapupEnded, 1, T0 + 91 * S),
+        ev.AgentReady(v=1, id="r", ts=T0 + 900 * S, source="s", agent="x"),
+        _call(ev.Answered, 2, T0 + 1000 * S),
+        _call(ev.Ended, 2, T0 + 1030 * S, disposition="sale"),
+    ]
+
+
+def test_time_in_state_and_pause_during_a_call() -> None:
+    a = _agent(_day())
+    a.flush(T0 + 1800 * S)
+    first, second = a.intervals[T0].report_keys(), a.intervals[T0 + 900 * S].report_keys()
+    # 08:00-08:15: on call 10..60 s (the pause waits for the call), 1 s idle-but-paused,
+    # wrap-up 61..91 s, then not ready until 900 s.
+    assert (first["talk_s"], first["wrapup_s"], first["available_s"]) == (50, 30, 10)
+    assert first["not_ready_s"] == 1 + (900 - 91)
+    assert first["login_s"] == 900
+    # 08:15-08:30: available 900..1000 and 1030..1800, on call 30 s.
+    assert (second["talk_s"], second["available_s"], second["login_s"]) == (30, 870, 900)
+
+
+def test_avg_acw_divides_by_wrapups_not_calls() -> None:
+    a = _agent(_day())
+    a.flush(T0 + 1800 * S)
+    today = a.today.report_keys()
+    assert today["handled"] == 2 and today["avg_acw_s"] == 30.0
+    assert today["conversion_ratio"] == 0.5
+
+
+def test_present_applies_the_buffer_and_counts_by_queue() -> None:
+    a = _agent(_day()[:2])  # logged in, then answered: both still inside the grace
+    assert a.present().state() == "on_call"
+    assert agents_by_queue([a]) == {("default", "q"): {
+        "available": 0, "on_call": 1, "wrap_up": 0, "not_ready": 0, "logged_in": 1}}
