@@ -60,6 +60,7 @@ _WITHIN_OF: Final = {
 }
 BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
 WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
+LOST_LINGER_MS: Final = 60 * 60 * 1000
 
 # A contribution: (ts_ms for sliding windows and today, entry_ms for intervals,
 # ((field, value), ...), flow-out reason or None, disposition or None).
@@ -69,8 +70,9 @@ ALL_GROUPS: Final = tuple(range(7))
 # The groups an event of each type can change while the call's entry time stays the same
 # (a new entry time changes every group). An outcome also moves talk time (answer time).
 GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
-    ev.Ringing: (), ev.Answered: (G_OUTCOME, G_HANDLED), ev.Abandoned: (G_OUTCOME,),
-    ev.VoicemailLeft: (G_OUTCOME,), ev.CallbackRequested: (G_OUTCOME,), ev.FlowedOut: (G_OUTCOME,),
+    ev.Ringing: (), ev.Answered: (G_OUTCOME, G_HANDLED, G_LOST), ev.Abandoned: (G_OUTCOME, G_LOST),
+    ev.VoicemailLeft: (G_OUTCOME, G_LOST), ev.CallbackRequested: (G_OUTCOME, G_LOST),
+    ev.FlowedOut: (G_OUTCOME, G_LOST),
     ev.Ended: (G_HANDLED,), ev.Hold: (G_HANDLED,), ev.Unhold: (G_HANDLED,),
     ev.WrapupStarted: (G_ACW,), ev.WrapupEnded: (G_ACW,), ev.CallbackAttempted: (G_CALLBACKS,),
     ev.CallbackCancelled: (), ev.RingNoAnswer: (G_RNA,),
@@ -170,6 +172,8 @@ class Call:
         an ended call with no wrap-up end yet, long enough for a late ``wrapup_ended`` (sources
         that only report the end of wrap-up send it minutes after ``ended``)."""
         o = self.outcome
+        if o is None and self.lost_ts is not None:
+            return max(grace_ms, LOST_LINGER_MS)  # the real outcome may still turn up
         if o is not None and o[1] == K_ANSWERED and self.wrap_end is None:
             return max(grace_ms, WRAPUP_LINGER_MS)
         return grace_ms
@@ -209,7 +213,9 @@ class Call:
         if group == G_RNA:
             return tuple((ts, entry, ((RING_NO_ANSWER, 1),), None, None)
                          for ts in sorted(self.rnas.values()))
-        return () if self.lost_ts is None else ((self.lost_ts, entry, ((LOST, 1),), None, None),)
+        if self.lost_ts is None or self.outcome is not None:  # an outcome after all: not lost
+            return ()
+        return ((self.lost_ts, entry, ((LOST, 1),), None, None),)
 
     def _outcome(
         self, entry: int, sl_threshold_ms: int, short_abandon_ms: int,

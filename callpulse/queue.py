@@ -193,8 +193,9 @@ class QueueState:
                 if lost_at >= settled:
                     continue
                 before = self._contributions(call, (G_LOST,))
-                call.lost_ts = lost_at
+                call.lost_ts = call.last_ts = lost_at
                 self._settle(call_id, call, (G_LOST,), before)
+                continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
                 since = call.backlog_since()
                 limit = max_callback_ms if since is not None else AGENT_STUCK_MS

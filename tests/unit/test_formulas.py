@@ -560,3 +560,14 @@ def test_interval_counts_by_ringing_and_windows_by_outcome() -> None:
     # The 5m window at 09:19:50 still sees the answer (at 09:15:20) but not the ringing (09:14:50).
     m = q.frame("5m", T0 + 1_190 * S)
     assert (m["offered"], m["answered"]) == (0, 1)
+
+
+def test_review_outcome_after_lost_replaces_the_loss() -> None:
+    """A call closed as lost whose real outcome turns up later counts once, as that outcome."""
+    q = queue(events=[ringing("c1", T0)])
+    q.sweep(T0 + 4 * 3600 * S + 2 * 60 * S)
+    assert q.intervals[T0].v[LOST] == 1
+    q.apply(ev.Abandoned(v=1, id="x1", ts=T0 + 4 * 3600 * S + 3 * 60 * S, source="t", call_id="c1",
+                         queue="q", wait_s=14580))
+    v = q.intervals[T0].v
+    assert (v[OFFERED], v[LOST], v[ABANDONED]) == (1, 0, 1)
