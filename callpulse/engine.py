@@ -13,7 +13,6 @@ from . import events as ev
 from .agents import AgentState
 from .config import Config
 from .queue import QueueParams, QueueState
-from .tally import bump
 from .timeframes import Calendar
 
 SWEEP_EVERY_MS: Final = 60_000
@@ -36,10 +35,6 @@ class Engine:
         self.last_ts: int | None = None
         self._agent_calendar = (agent_timezone, agent_day_start_min)
         self._next_sweep_ms = -(1 << 62)
-
-    def reject(self, reason: str) -> None:
-        """Count an input that could not become an event."""
-        bump(self.rejected, reason, 1)
 
     def apply(self, e: ev.AnyEvent) -> None:
         """Fold one event into its queue and/or agent state."""

@@ -9,17 +9,16 @@ live calls, the ring and the intervals kept, never by traffic.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 from . import erlang
 from . import events as ev
+from .agents import AGENT_STUCK_MS
 from .calls import ALL_GROUPS, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
 from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
 from .timeframes import Calendar
-
-AGENT_STUCK_MS: Final = 8 * 3600 * 1000
 
 
 class QueueParams:
