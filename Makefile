@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check callpulse tests benchmarks
+	$(BIN)/ruff check callpulse streams producers launcher monitor_ui tests benchmarks
 	$(BIN)/mypy
 
 bench: $(STAMP)

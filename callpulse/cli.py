@@ -32,10 +32,17 @@ def _iso_ms(text: str) -> int:
     return datetime_to_ms(value)
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The ``callpulse`` parser and its subcommand set, for the services to add theirs."""
     p = argparse.ArgumentParser(prog="callpulse", description="Real-time call-center monitor.")
     sub = p.add_subparsers(dest="command", required=True)
+    register(sub)
+    return p, sub
 
+
+def register(sub: Any) -> None:
+    """Add ``replay`` and ``erlang``; each sets ``run``, a function of the parsed arguments
+    returning the exit status."""
     r = sub.add_parser("replay", help="report on a file of events (JSON Lines or queue_log)")
     r.add_argument("path", type=Path)
     r.add_argument("--format", choices=FORMATS, help="default: guessed from the content")
@@ -51,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_", type=_iso_ms, metavar="ISO")
     r.add_argument("--until", type=_iso_ms, metavar="ISO")
     r.add_argument("--json", action="store_true", help="the JSON report of docs/metrics.md")
+    r.set_defaults(run=_run_replay)
 
     e = sub.add_parser("erlang", help="Erlang C staffing for one interval")
     e.add_argument("--calls", type=float, required=True)
@@ -61,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--sl-goal", type=float)
     e.add_argument("--shrinkage", type=float, default=0.0)
     e.add_argument("--json", action="store_true")
-    return p
+    e.set_defaults(run=_run_erlang)
 
 
 def replay(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,24 +104,37 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _run_replay(args: argparse.Namespace) -> int:
+    report = replay(args)
+    sys.stdout.write(json.dumps(report, indent=1) + "\n" if args.json else render_table(report))
+    return 0
+
+
+def _run_erlang(args: argparse.Namespace) -> int:
+    figures = erlang.staffing(
+        args.calls, args.interval_s, args.aht_s, args.target_s, agents=args.agents,
+        sl_goal_ratio=args.sl_goal, shrinkage_ratio=args.shrinkage,
+    )
+    sys.stdout.write(json.dumps(figures) + "\n" if args.json else "".join(
+        f"{k:26} {v}\n" for k, v in figures.items()))
+    return 0
+
+
+def run(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse and run; a :class:`CallpulseError` prints one line and exits 2."""
+    args = p.parse_args(argv)
     try:
-        if args.command == "replay":
-            report = replay(args)
-            out = json.dumps(report, indent=1) + "\n" if args.json else render_table(report)
-        else:
-            figures = erlang.staffing(
-                args.calls, args.interval_s, args.aht_s, args.target_s, agents=args.agents,
-                sl_goal_ratio=args.sl_goal, shrinkage_ratio=args.shrinkage,
-            )
-            out = json.dumps(figures) + "\n" if args.json else "".join(
-                f"{k:26} {v}\n" for k, v in figures.items())
+        status: int = args.run(args)
     except CallpulseError as exc:
         print(f"callpulse: error: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(out)
-    return 0
+    return status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The pure commands only; the installed ``callpulse`` adds the services
+    (``launcher.cli``)."""
+    return run(parser()[0], argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from .queue import QueueParams, QueueState
 from .tally import Tally
 from .timeframes import Calendar
 
-VERSION: Final = 1
+VERSION: Final = 2
 _ENC: Final = msgspec.msgpack.Encoder()
 _DEC: Final = msgspec.msgpack.Decoder()
 
@@ -45,15 +45,20 @@ def queue_to_bytes(q: QueueState) -> bytes:
         q.tenant, q.queue, q.ring.to_state(), q.today.to_state(), q.today_bounds,
         {k: t.to_state() for k, t in q.intervals.items()}, q.interval_floor_ms,
         {k: c.to_state() for k, c in q.calls.items()}, q.janitor, q.max_ts, q.last_offset,
+        q.today_waits, q.thresholds_ms,
     ))
 
 
 def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> QueueState:
-    """Rebuild a queue state (the counters already hold the calls' contributions)."""
+    """Rebuild a queue state under ``cfg``. The counters hold the calls' contributions under the
+    thresholds they were counted with; when ``cfg`` has others, the held calls are re-counted
+    (:meth:`QueueState.reconfigure`)."""
     try:
         (tenant, name, ring, today, bounds, intervals, floor, calls, janitor, max_ts,
-         last_offset) = _unpack(data)
+         last_offset, today_waits, thresholds) = _unpack(data)
         q = QueueState(str(tenant), str(name), cfg, params)
+        q.today_waits = list(today_waits)
+        q.thresholds_ms = (int(thresholds[0]), int(thresholds[1]))
         q.ring.load_state(ring)
         q.today = Tally.from_state(today)
         q.today_bounds = tuple(bounds)
@@ -69,8 +74,9 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
                 q.backlog[call_id] = since
         q.janitor = dict(janitor)
         q.max_ts, q.last_offset = max_ts, last_offset
-    except (ValueError, TypeError) as exc:
-        raise StateFormatError(f"corrupt queue state: {exc}") from None
+        q.reconfigure(cfg)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise StateFormatError(f"queue state not usable: {exc}") from None
     return q
 
 

@@ -192,3 +192,26 @@ def _alerts(table: object, base: Mapping[str, AlertLevels], where: str) -> dict[
         }
         out[name] = replace(base[name], **cleaned)
     return out
+
+
+# What a supervisor may change on a running queue (the calendar may not: see
+# QueueState.reconfigure).
+LIVE_KEYS: Final = frozenset({"sl_threshold_s", "sl_goal_ratio", "short_abandon_s", "alerts"})
+
+
+def with_live_overrides(config: Config, overrides: Mapping[str, Mapping[str, Any]]) -> Config:
+    """``config`` with per-queue changes made while running (stored in Redis by the wallboard),
+    keyed like ``[queues]``: ``"<queue>"`` or ``"<tenant>/<queue>"``. Only :data:`LIVE_KEYS`
+    may change; anything else is a :class:`ConfigError` naming the queue."""
+    queues = dict(config.queues)
+    for name, table in overrides.items():
+        where = f"live override of {name!r}"
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where} must be an object")
+        if set(table) - LIVE_KEYS:
+            raise ConfigError(f"{where}: only {', '.join(sorted(LIVE_KEYS))} can change live")
+        base = config.queues.get(name)
+        if base is None and "/" in name:
+            base = config.queues.get(name.split("/", 1)[1])
+        queues[name] = _queue(table, base or config.defaults, where)
+    return Config(defaults=config.defaults, queues=queues)

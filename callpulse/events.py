@@ -33,9 +33,11 @@ BAD_VERSION: Final = "bad_version"
 BAD_TS: Final = "bad_ts"
 FUTURE_TS: Final = "future_ts"
 TOO_LARGE: Final = "too_large"
+# Live only: an agent event on the calls topic, or a queue-only call event on the agents topic.
+WRONG_TOPIC: Final = "wrong_topic"
 REASONS: Final = (
     NOT_JSON, NOT_OBJECT, UNKNOWN_TYPE, MISSING_FIELD, WRONG_TYPE, BAD_LENGTH, BAD_VALUE,
-    BAD_VERSION, BAD_TS, FUTURE_TS, TOO_LARGE,
+    BAD_VERSION, BAD_TS, FUTURE_TS, TOO_LARGE, WRONG_TOPIC,
 )
 
 

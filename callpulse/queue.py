@@ -8,8 +8,9 @@ live calls, the ring and the intervals kept, never by traffic.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from . import erlang
 from . import events as ev
@@ -19,6 +20,11 @@ from .config import QueueConfig
 from .ring import Ring
 from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
 from .timeframes import Calendar
+
+# Upper bounds of the wait histogram (``callpulse_queue_wait_seconds``, spec/METRICS.md
+# "Prometheus names"); one more bucket holds the waits above the last.
+WAIT_BUCKETS_S: Final = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
+_WAIT_BOUNDS_MS: Final = tuple(b * 1000 for b in WAIT_BUCKETS_S)
 
 
 class QueueParams:
@@ -44,7 +50,6 @@ class QueueState:
     """Counters and live values of one (tenant, queue)."""
 
     __slots__ = (
-        "_thresholds",
         "backlog",
         "calendar",
         "calls",
@@ -58,8 +63,10 @@ class QueueState:
         "queue",
         "ring",
         "tenant",
+        "thresholds_ms",
         "today",
         "today_bounds",
+        "today_waits",
         "waiting",
     )
 
@@ -67,12 +74,14 @@ class QueueState:
         self.tenant = tenant
         self.queue = queue
         self.cfg = cfg
-        self._thresholds = (cfg.sl_threshold_ms, cfg.short_abandon_ms)
+        self.thresholds_ms = (cfg.sl_threshold_ms, cfg.short_abandon_ms)
         self.params = params
         self.calendar = Calendar(cfg.timezone, cfg.day_start_min, params.interval_ms)
         self.ring = Ring(params.bucket_ms, max(params.windows_ms.values()))
         self.today = Tally()
         self.today_bounds = (0, 0)
+        # Today's waits of calls that left the queue, per histogram bucket (not cumulative).
+        self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
         self.intervals: dict[int, Tally] = {}
         self.interval_floor_ms = -(1 << 62)
         self.calls: dict[str, Call] = {}
@@ -118,6 +127,23 @@ class QueueState:
             self.max_ts = ts
         return True
 
+    def reconfigure(self, cfg: QueueConfig) -> None:
+        """Take new thresholds and levels while running (a supervisor's change, or a restart
+        with another configuration). Calls still held are re-counted under the new service-level
+        and short-abandon thresholds; counts of calls already forgotten keep the old ones. The
+        calendar (time zone, day start) cannot change on a live state."""
+        if (cfg.timezone, cfg.day_start_min) != (self.cfg.timezone, self.cfg.day_start_min):
+            raise ValueError("a queue's time zone and day start cannot change on a live state")
+        thresholds = (cfg.sl_threshold_ms, cfg.short_abandon_ms)
+        self.cfg = cfg
+        if thresholds == self.thresholds_ms:
+            return
+        before = [(cid, call, self._contributions(call, ALL_GROUPS))
+                  for cid, call in self.calls.items()]
+        self.thresholds_ms = thresholds
+        for cid, call, old in before:
+            self._settle(cid, call, ALL_GROUPS, old)
+
     def _contributions(
         self, call: Call, groups: tuple[int, ...],
     ) -> list[tuple[Contribution, ...]]:
@@ -126,7 +152,7 @@ class QueueState:
         entry = call.entry_ms()
         if entry is None:
             return [()] * len(groups)
-        threshold_ms, short_ms = self._thresholds
+        threshold_ms, short_ms = self.thresholds_ms
         return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
 
     def _settle(
@@ -158,9 +184,12 @@ class QueueState:
         if ts >= end:
             self.today_bounds = self.calendar.day(ts)
             self.today = Tally()
+            self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
             start = self.today_bounds[0]
         if ts >= start:
-            _add_tally(self.today, deltas, sign, reason, disposition)
+            wait = _add_tally(self.today, deltas, sign, reason, disposition)
+            if wait is not None:
+                self.today_waits[bisect_left(_WAIT_BOUNDS_MS, wait)] += sign
         interval = self.calendar.interval_start(entry)
         if interval >= self.interval_floor_ms:
             tally = self.intervals.get(interval)
@@ -282,10 +311,13 @@ def live_staffing(
 def _add_tally(
     tally: Tally, deltas: tuple[tuple[int, int], ...], sign: int, reason: str | None,
     disposition: str | None,
-) -> None:
+) -> int | None:
+    """Add ``sign`` times a contribution; returns its wait when it is an outcome's."""
     v = tally.v
+    wait = None
     for field, delta in deltas:
         if field == MAX_WAIT_MS:  # a maximum: a retraction cannot lower it
+            wait = delta
             if sign > 0 and delta > v[field]:
                 v[field] = delta
         else:
@@ -294,3 +326,4 @@ def _add_tally(
         bump(tally.flowed_by_reason, reason, sign)
     if disposition is not None:
         bump(tally.dispositions, disposition, sign)
+    return wait

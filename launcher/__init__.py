@@ -1,0 +1,1 @@
+"""The ``callpulse`` command with every service, and ``callpulse demo``'s process supervisor."""

@@ -1,0 +1,115 @@
+"""``callpulse demo``: the whole system on embedded defaults, as child processes.
+
+Starts the embedded broker and Redis (``launcher.embedded``), the worker, the simulator (in real
+time, so event time is wall time) and, once it exists, the wallboard; prints the URLs; stops
+everything on Ctrl-C, SIGTERM or the end of ``--duration``, within 10 s, leaving no process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+from callpulse.settings import from_env
+
+from . import embedded
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    host: str = "127.0.0.1"
+    broker_port: int = 19092
+    redis_port: int = 16379
+    metrics_port: int = 9108
+    demo_dir: str = ".callpulse/demo"
+
+
+def register(sub: Any) -> None:
+    d = sub.add_parser("demo", help="run the whole system on embedded defaults")
+    d.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="stop after this long (default: run until Ctrl-C)")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--scenario", choices=("normal", "spike"), default="normal")
+    d.add_argument("--agents", type=int, default=40)
+    d.add_argument("--queues", type=int, default=5)
+    d.set_defaults(run=run)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    s = from_env(DemoSettings, os.environ)
+    for port, setting in ((s.broker_port, "CALLPULSE_BROKER_PORT"),
+                          (s.redis_port, "CALLPULSE_REDIS_PORT"),
+                          (s.metrics_port, "CALLPULSE_METRICS_PORT")):
+        embedded.check_port(s.host, port, setting)
+    workdir = Path(s.demo_dir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "CALLPULSE_BROKER_URL": f"kafka://{s.host}:{s.broker_port}",
+           "CALLPULSE_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
+           "CALLPULSE_METRICS_PORT": str(s.metrics_port),
+           "CALLPULSE_METRICS_HOST": s.host, "CALLPULSE_DATA_DIR": str(workdir / "worker")}
+    env.pop("CALLPULSE_BROKER_PORT", None)
+    env.pop("CALLPULSE_REDIS_PORT", None)
+    env.pop("CALLPULSE_DEMO_DIR", None)
+    env.pop("CALLPULSE_HOST", None)
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    status = 0
+    try:
+        logs = {name: (workdir / f"{name}.log").open("wb")
+                for name in ("broker", "redis", "worker", "simulator")}
+        children.append(("broker", embedded.start_broker(s.host, s.broker_port, logs["broker"])))
+        children.append(("redis", embedded.start_redis(s.host, s.redis_port, workdir / "redis",
+                                                       logs["redis"])))
+        me = [sys.executable, "-m", "launcher.cli"]
+        children.append(("worker", subprocess.Popen(
+            [*me, "worker"], env=env, stdout=logs["worker"], stderr=subprocess.STDOUT)))
+        embedded.wait_port(s.host, s.metrics_port, 60, children[-1][1], "the worker")
+        children.append(("simulator", subprocess.Popen(
+            [*me, "simulate", "--speed", "1", "--duration", str(args.duration or 24 * 3600),
+             "--seed", str(args.seed), "--scenario", args.scenario, "--agents",
+             str(args.agents), "--queues", str(args.queues)],
+            env=env, stdout=logs["simulator"], stderr=subprocess.STDOUT)))
+        print(f"""callpulse demo is running (logs in {workdir}/):
+  broker (Kafka protocol)  {s.host}:{s.broker_port}
+  Redis                    redis://{s.host}:{s.redis_port}/0
+  worker metrics           http://{s.host}:{s.metrics_port}/metrics
+  worker health            http://{s.host}:{s.metrics_port}/healthz
+Press Ctrl-C to stop.""", file=out, flush=True)
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while deadline is None or time.monotonic() < deadline:
+            for name, proc in children:
+                if proc.poll() is not None and name != "simulator":
+                    print(f"callpulse demo: {name} exited with status {proc.returncode}; "
+                          f"see {workdir / (name + '.log')}", file=sys.stderr)
+                    status = 1
+                    raise _Stop
+            time.sleep(0.2)
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for _, proc in reversed(children):
+            if proc.poll() is None:
+                proc.terminate()
+        for _, proc in reversed(children):
+            embedded.stop(proc, timeout_s=4)
+        print("callpulse demo: stopped", file=out, flush=True)
+    return status

@@ -1,0 +1,1 @@
+"""Event sources: the simulator and the writers that put canonical events on Kafka or in files."""

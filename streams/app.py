@@ -1,0 +1,288 @@
+"""``create_app(settings)``: the Faust worker around :class:`callpulse.live.LiveCore`.
+
+The shell only moves bytes (``DESIGN.md`` decision 1): Faust agents take batches of raw records
+(``take_events``), hand them to the core, produce what it returns (forwards, presence, DLQ) and
+write each touched key's state to its table once per batch (decision 4). A timer publishes
+snapshots to Redis every tick, runs the janitor, and re-reads live configuration changes. The
+Prometheus collector and ``/metrics`` ride on Faust's own web server, in the same event loop as
+the agents, so a scrape never sees a state half-updated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+import faust
+import msgspec
+import redis.asyncio as aioredis
+from aiokafka.partitioner import murmur2
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from callpulse.clock import EventClock
+from callpulse.config import Config, load_config, with_live_overrides
+from callpulse.errors import ConfigError
+from callpulse.live import AGENTS, CALLS, PRESENCE, Effects, LiveCore, Record
+from callpulse.queue import QueueParams
+from callpulse.timeframes import INTERVALS_MS
+
+from .exporter import WorkerCollector, WorkerStats
+from .publisher import SnapshotPublisher
+from .settings import WorkerSettings
+
+log = logging.getLogger("callpulse.worker")
+_JSON = msgspec.json.Encoder()
+_RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw",
+                        "value_serializer": "raw"}
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client and
+    aiokafka do): where a table key's changelog records go with ``use_partitioner``."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class Worker:
+    """One worker process: the Faust app, the core, the publisher and the exporter."""
+
+    def __init__(self, settings: WorkerSettings, *, config: Config,
+                 redis_client: aioredis.Redis, wall_clock: Callable[[], float],
+                 registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.base_config = config
+        self._overrides_raw: dict[str, Any] = {}
+        self.wall_clock = wall_clock
+        s = settings
+        self.app = faust.App(
+            s.app_id, broker=s.broker_url, store="memory://", autodiscover=False,
+            processing_guarantee="at_least_once", topic_partitions=s.partitions,
+            topic_replication_factor=s.replication, table_standby_replicas=0,
+            web_port=s.metrics_port, web_bind=s.metrics_host, web_host=s.metrics_host,
+            datadir=f"{s.data_dir}/{s.worker_name}", loghandlers=[],
+            # Quick group joins: Faust's defaults take ~30 s to settle (NOTES.md).
+            broker_session_timeout=6, broker_heartbeat_interval=1, broker_rebalance_timeout=5,
+            broker_commit_interval=1.0, producer_linger=0.005,
+            stream_buffer_maxsize=max(4096, s.batch_max * 2), broker_max_poll_records=2000,
+            # Bytes everywhere: the core decodes events and encodes states itself.
+            key_serializer="raw", value_serializer="raw",
+        )
+        self.calls_topic = self.app.topic(s.calls_topic, partitions=s.partitions, **_RAW)
+        self.agents_topic = self.app.topic(s.agents_topic, partitions=s.partitions, **_RAW)
+        self.presence_topic = self.app.topic(s.presence_topic, partitions=s.partitions, **_RAW)
+        self.dlq_topic = self.app.topic(s.dlq_topic, partitions=1, **_RAW)
+        self.kinds = {s.calls_topic: CALLS, s.agents_topic: AGENTS, s.presence_topic: PRESENCE}
+        table_args: dict[str, Any] = {"partitions": s.partitions, "use_partitioner": True,
+                                      "key_type": bytes, "value_type": bytes}
+        self.queue_table = self.app.Table("queues", **table_args)
+        self.agent_table = self.app.Table("agents", **table_args)
+        params = QueueParams(interval_ms=INTERVALS_MS[s.interval],
+                             grace_ms=round(s.grace_s * 1000),
+                             keep_intervals_ms=round(s.keep_intervals_h * 3_600_000))
+        self.core = LiveCore(config, params, lookup=self._lookup)
+        self.clock = EventClock()
+        self.views: dict[tuple[str, str], dict[str, Any]] = {}
+        self.stats = WorkerStats()
+        self.publisher = SnapshotPublisher(redis_client, s.redis_prefix)
+        self.registry = registry
+        registry.register(WorkerCollector(self.core, self.views, self.stats))
+        self.owned: dict[str, set[int]] = {CALLS: set(), AGENTS: set()}
+        self._reload_owned = False
+        self._next_refresh = self._next_sweep = self._next_config = 0.0
+        self._wire()
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        app, s = self.app, self.settings
+        calls_channel = app.topic(s.calls_topic, s.presence_topic, **_RAW)
+        app.agent(calls_channel, name="callpulse.fold_calls")(self._fold_stream)
+        app.agent(self.agents_topic, name="callpulse.fold_agents")(self._fold_stream)
+        app.timer(s.tick_s, name="callpulse.tick")(self._tick)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+
+        # Faust makes a view class of a page function, so these take the view, not self.
+        async def metrics(view: Any, request: Any) -> Any:
+            # aiohttp takes the charset apart from the content type
+            content_type = CONTENT_TYPE_LATEST.split(";", 1)[0] + "; version=0.0.4"
+            return view.bytes(generate_latest(self.registry), content_type=content_type)
+
+        async def health(view: Any, request: Any) -> Any:
+            return view.json({"ok": True, "worker": self.settings.worker_name,
+                              "queues": len(self.views), "redis_up": self.publisher.up})
+
+        app.page("/metrics")(metrics)
+        app.page("/healthz")(health)
+
+    async def _fold_stream(self, stream: Any) -> None:
+        async for events in stream.take_events(self.settings.batch_max,
+                                               within=self.settings.batch_within_s):
+            records = [Record(self.kinds[e.message.topic], e.message.partition, e.message.offset,
+                              e.message.key, e.message.value) for e in events]
+            wall_ms = self._wall_ms()
+            effects = self.core.fold(records, wall_ms)
+            if self.core.newest_ts is not None:
+                self.clock.observe(self.core.newest_ts, wall_ms)
+                self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
+            await self._carry_out(effects)
+            self._write_tables()
+
+    async def _carry_out(self, effects: Effects) -> None:
+        """Produce what a batch or sweep asked for; then the batch's offsets may commit (Faust
+        flushes the producer before committing)."""
+        for key, value in effects.forwards:
+            await self.agents_topic.send(key=key, value=value)
+        for key, value in effects.presence:
+            await self.presence_topic.send(key=key, value=value)
+        for dlq_key, value in effects.dlq:
+            await self.dlq_topic.send(key=dlq_key, value=value)
+        self.stats.processed += effects.applied
+        self.stats.forwarded += len(effects.forwards)
+        for reason, n in effects.rejected.items():
+            self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
+            log.info("rejected %d event(s): %s (sent to %s)", n, reason, self.settings.dlq_topic)
+
+    def _write_tables(self) -> None:
+        core = self.core
+        for key in core.dirty_queue_keys:
+            self.queue_table[key.encode()] = core.dump_queue_key(key)
+        for key in core.dirty_agent_keys:
+            self.agent_table[key.encode()] = core.dump_agent_key(key)
+        core.dirty_queue_keys.clear()
+        core.dirty_agent_keys.clear()
+
+    def _lookup(self, kind: str, key: str) -> bytes | None:
+        table = self.queue_table if kind == CALLS else self.agent_table
+        value: bytes | None = table.get(key.encode())
+        return value
+
+    # -- ownership --------------------------------------------------------------------------
+
+    async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
+        s = self.settings
+        for kind, topic in ((CALLS, s.calls_topic), (AGENTS, s.agents_topic)):
+            gone = {tp.partition for tp in revoked if tp.topic == topic}
+            if gone:
+                self.core.drop_partitions(kind, gone)
+                self.owned[kind] -= gone
+        for key in [k for k in self.views if k not in self.core.queues]:
+            del self.views[key]
+        log.info("partitions revoked: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
+
+    async def _on_assigned(self, app: Any, assigned: set[Any], **_: Any) -> None:
+        s = self.settings
+        self.owned = {
+            CALLS: {tp.partition for tp in assigned if tp.topic == s.calls_topic},
+            AGENTS: {tp.partition for tp in assigned if tp.topic == s.agents_topic},
+        }
+        self._reload_owned = True
+        log.info("partitions assigned: calls %s, agents %s", sorted(self.owned[CALLS]),
+                 sorted(self.owned[AGENTS]))
+
+    def _load_owned(self) -> None:
+        """After recovery: hold every stored key of the owned partitions, so queues with no new
+        events still show on the wallboard and in ``/metrics``."""
+        n = self.settings.partitions
+        for kind, table, load, book in (
+            (CALLS, self.queue_table, self.core.load_queue_key, self.core.queue_keys),
+            (AGENTS, self.agent_table, self.core.load_agent_key, self.core.agent_keys),
+        ):
+            for raw_key, value in list(table.items()):
+                partition = partition_of(raw_key, n)
+                key = raw_key.decode()
+                if partition in self.owned[kind] and key not in book:
+                    load(key, value, partition)
+        self._reload_owned = False
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        wall = self.wall_clock()
+        wall_ms = int(wall * 1000)
+        now_ms = self.clock.now(wall_ms)
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        if self._reload_owned and recovery.completed.is_set():
+            self._load_owned()
+        if wall >= self._next_config:
+            self._next_config = wall + self.settings.config_poll_s
+            await self._poll_config()
+        if wall >= self._next_sweep:
+            self._next_sweep = wall + self.settings.sweep_s
+            await self._carry_out(self.core.sweep(now_ms))
+            self._write_tables()
+        refresh = wall >= self._next_refresh
+        if refresh:
+            self._next_refresh = wall + self.settings.refresh_s
+        await self._publish(now_ms, refresh)
+
+    async def _publish(self, now_ms: int, refresh: bool) -> None:
+        queues, agents = self.core.due(now_ms, refresh)
+        items: dict[tuple[str, str], bytes] = {}
+        for tenant, name in queues:
+            if (tenant, name) not in self.core.queues:
+                continue
+            view = self.core.queue_view(tenant, name, now_ms)
+            self.views[(tenant, name)] = view
+            items[("queue", f"{tenant}/{name}")] = _JSON.encode(view)
+        for tenant, name in agents:
+            if (tenant, name) in self.core.agents:
+                items[("agent", f"{tenant}/{name}")] = _JSON.encode(
+                    self.core.agent_view(tenant, name, now_ms))
+        came_back = await self.publisher.publish(items, self.core.sources)
+        self.stats.redis_up = self.publisher.up
+        if came_back:
+            self.core.changed_queues.update(self.core.queues)
+            self.core.changed_agents.update(self.core.agents)
+
+    async def _poll_config(self) -> None:
+        raw = await self.publisher.read_overrides()
+        if raw is None or raw == self._overrides_raw:
+            return
+        self._overrides_raw = raw
+        try:
+            overrides = {k: json.loads(v) for k, v in raw.items()}
+            config = with_live_overrides(self.base_config, overrides)
+        except (ValueError, ConfigError) as exc:
+            log.error("ignoring live configuration in Redis: %s", exc)
+            return
+        refused = self.core.reconfigure(config)
+        log.info("live configuration applied to %d queue(s)", len(overrides))
+        for name in refused:
+            log.error("queue %s: time zone or day start cannot change while running", name)
+        self._write_tables()
+
+    def _wall_ms(self) -> int:
+        return int(self.wall_clock() * 1000)
+
+
+def create_app(settings: WorkerSettings, *, config: Config | None = None,
+               redis_client: aioredis.Redis | None = None,
+               wall_clock: Callable[[], float] = time.time,
+               registry: CollectorRegistry | None = None) -> Worker:
+    """Build the worker; every collaborator can be injected (tests pass their own registry,
+    Redis client or clock). Nothing connects until the Faust app starts."""
+    if config is None:
+        config = load_config(settings.queue_config) if settings.queue_config else Config()
+    if redis_client is None:
+        redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2,
+                                               socket_connect_timeout=2)
+    return Worker(settings, config=config, redis_client=redis_client, wall_clock=wall_clock,
+                  registry=registry or CollectorRegistry(auto_describe=True))
+
+
+def run(settings: WorkerSettings) -> int:
+    """``callpulse worker``: run until SIGINT/SIGTERM (Faust's worker handles both)."""
+    from faust.worker import Worker as FaustWorker
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    worker = create_app(settings)
+    FaustWorker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
+                redirect_stdouts=False).execute_from_commandline()
+    return 0

@@ -1,0 +1,151 @@
+"""``/metrics``: a Prometheus Collector over the worker's current state, read at scrape time.
+
+Names and labels follow ``spec/METRICS.md`` ("Prometheus names"): prefix ``callpulse_``, base
+units, ``_total`` on counters, and per queue only the labels ``tenant`` and ``queue`` (plus
+``window``, ``state``, ``alert`` and ``severity`` where the spec names them). Only queues this
+worker owns appear: a queue moved away in a rebalance disappears with its state. Counters count
+``today`` (they restart at the queue's day start, which ``rate()`` treats as a counter reset).
+A metric whose value is ``null`` (an empty denominator) is left out rather than exported as NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from callpulse.live import LiveCore
+from callpulse.queue import WAIT_BUCKETS_S
+from callpulse.tally import COUNTERS, WAIT_ABANDONED_MS, WAIT_ANSWERED_MS, WAIT_OTHER_MS
+
+_Q = ["tenant", "queue"]
+_WINDOWED = (("service_level_ratio", "service_level_ratio"), ("abandon_ratio", "abandon_ratio"),
+             ("asa_seconds", "asa_s"), ("avg_wait_seconds", "avg_wait_s"),
+             ("aht_seconds", "aht_s"))
+_LIVE = (("waiting_calls", "waiting"), ("oldest_wait_seconds", "oldest_wait_s"),
+         ("callbacks_pending", "callbacks_pending"),
+         ("oldest_callback_seconds", "oldest_callback_s"),
+         ("agents_needed", "agents_needed"), ("predicted_wait_seconds", "predicted_wait_s"))
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """Counters of the worker itself (not of any queue)."""
+
+    processed: int = 0
+    forwarded: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    lag_s: float | None = None
+    redis_up: bool = True
+
+
+class WorkerCollector(Collector):
+    """Reads ``views`` (the latest published snapshot per queue), the core and the stats."""
+
+    def __init__(self, core: LiveCore, views: Mapping[tuple[str, str], Mapping[str, Any]],
+                 stats: WorkerStats) -> None:
+        self.core = core
+        self.views = views
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._worker()
+        yield from self._queues()
+
+    def _worker(self) -> Iterator[Metric]:
+        s = self.stats
+        yield CounterMetricFamily("callpulse_events_processed", "Events applied by this worker",
+                                  value=s.processed)
+        rejected = CounterMetricFamily("callpulse_events_rejected",
+                                       "Events sent to the DLQ, by reason", labels=["reason"])
+        for reason, n in sorted(s.rejected.items()):
+            rejected.add_metric([reason], n)
+        yield rejected
+        yield CounterMetricFamily("callpulse_events_forwarded",
+                                  "Call events forwarded to the agents topic", value=s.forwarded)
+        if s.lag_s is not None:
+            yield GaugeMetricFamily("callpulse_event_lag_seconds",
+                                    "Wall clock minus the time of the newest event applied",
+                                    value=s.lag_s)
+        sources = GaugeMetricFamily("callpulse_source_last_event_timestamp_seconds",
+                                    "Time of the newest event seen from each source",
+                                    labels=["source"])
+        for source, ts in sorted(self.core.sources.items()):
+            sources.add_metric([source], ts / 1000)
+        yield sources
+        yield GaugeMetricFamily("callpulse_redis_up", "1 when the last Redis write succeeded",
+                                value=1 if s.redis_up else 0)
+        yield GaugeMetricFamily("callpulse_worker_queues", "Queues this worker owns now",
+                                value=len(self.views))
+
+    def _queues(self) -> Iterator[Metric]:
+        counters = {name: CounterMetricFamily(f"callpulse_queue_{name}",
+                                              f"Calls counted as {name} today", labels=_Q)
+                    for name in COUNTERS}
+        live = {name: GaugeMetricFamily(f"callpulse_queue_{name}", f"Live {key}", labels=_Q)
+                for name, key in _LIVE}
+        windowed = {name: GaugeMetricFamily(f"callpulse_queue_{name}", f"{key} per window",
+                                            labels=[*_Q, "window"]) for name, key in _WINDOWED}
+        agents = GaugeMetricFamily("callpulse_queue_agents", "Agents serving the queue by state",
+                                   labels=[*_Q, "state"])
+        waits = HistogramMetricFamily("callpulse_queue_wait_seconds",
+                                      "Waits of calls that left the queue today", labels=_Q)
+        goal = GaugeMetricFamily("callpulse_queue_sl_goal_ratio", "Service-level goal", labels=_Q)
+        threshold = GaugeMetricFamily("callpulse_queue_sl_threshold_seconds",
+                                      "Service-level threshold T", labels=_Q)
+        levels = GaugeMetricFamily("callpulse_queue_alert_level",
+                                   "Alert levels of each rule", labels=[*_Q, "alert", "severity"])
+        active = GaugeMetricFamily("callpulse_alerts_active", "1 per alert firing now",
+                                   labels=[*_Q, "alert", "severity"])
+        for (tenant, name), view in sorted(self.views.items()):
+            labels = [tenant, name]
+            frames, now = view["frames"], view["live"]
+            today = frames["today"]
+            for counter in COUNTERS:
+                counters[counter].add_metric(labels, today[counter])
+            for metric, key in _LIVE:
+                if now.get(key) is not None:
+                    live[metric].add_metric(labels, now[key])
+            for metric, key in _WINDOWED:
+                for window, frame in frames.items():
+                    if frame.get(key) is not None:
+                        windowed[metric].add_metric([*labels, window], frame[key])
+            for state in ("available", "on_call", "wrap_up", "not_ready", "logged_in"):
+                agents.add_metric([*labels, state], now.get(f"agents_{state}", 0))
+            q = self.core.queues.get((tenant, name))
+            if q is not None:
+                start, end = q.today_bounds
+                today_v = q.today.v if start <= view["as_of_ms"] < end else None
+                waits.add_metric(labels, *_histogram(q.today_waits, today_v))
+            goal.add_metric(labels, view["sl_goal_ratio"])
+            threshold.add_metric(labels, view["sl_threshold_s"])
+            for alert, lv in view["levels"].items():
+                for severity in ("warn", "crit"):
+                    if lv[severity] is not None:
+                        levels.add_metric([*labels, alert, severity], lv[severity])
+            for a in view["alerts"]:
+                active.add_metric([*labels, a["alert"], a["severity"]], 1)
+        yield from counters.values()
+        yield from live.values()
+        yield from windowed.values()
+        yield from (agents, waits, goal, threshold, levels, active)
+
+
+def _histogram(per_bucket: list[int], v: list[int] | None) -> tuple[list[tuple[str, float]], float]:
+    """Cumulative ``le`` buckets and the sum in seconds; all zero outside today."""
+    buckets: list[tuple[str, float]] = []
+    running = 0
+    for bound, n in zip((*map(str, WAIT_BUCKETS_S), "+Inf"), per_bucket, strict=True):
+        running += n if v is not None else 0
+        buckets.append((bound, running))
+    if v is None:
+        return buckets, 0.0
+    return buckets, (v[WAIT_ANSWERED_MS] + v[WAIT_ABANDONED_MS] + v[WAIT_OTHER_MS]) / 1000
