@@ -134,14 +134,15 @@ class Worker:
             self._write_tables()
 
     async def _carry_out(self, effects: Effects) -> None:
-        """Produce what a batch or sweep asked for; then the batch's offsets may commit (Faust
-        flushes the producer before committing)."""
-        for key, value in effects.forwards:
-            await self.agents_topic.send(key=key, value=value)
-        for key, value in effects.presence:
-            await self.presence_topic.send(key=key, value=value)
-        for dlq_key, value in effects.dlq:
-            await self.dlq_topic.send(key=dlq_key, value=value)
+        """Produce what a batch or sweep asked for and wait until the broker has it all. Only
+        then are the states written: a state that claims an event applied must never reach the
+        changelog before the records that event produced (a crash in between would lose them,
+        since the redelivered event is then skipped)."""
+        sent = [await self.agents_topic.send(key=k, value=v) for k, v in effects.forwards]
+        sent += [await self.presence_topic.send(key=k, value=v) for k, v in effects.presence]
+        sent += [await self.dlq_topic.send(key=k, value=v) for k, v in effects.dlq]
+        if sent:
+            await asyncio.gather(*sent)
         self.stats.processed += effects.applied
         self.stats.forwarded += len(effects.forwards)
         for reason, n in effects.rejected.items():
@@ -182,6 +183,17 @@ class Worker:
             AGENTS: {tp.partition for tp in assigned if tp.topic == s.agents_topic},
         }
         self._reload_owned = True
+        # Table writes pick their changelog partition with the producer's partitioner, which
+        # needs the topics' metadata at hand. Once the producer tracks any topic, aiokafka's
+        # metadata refreshes cover only tracked topics, so every topic we produce to is
+        # tracked explicitly (else the first forward would drop the changelogs' metadata).
+        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        names = [t.changelog_topic.get_topic_name() for t in (self.queue_table, self.agent_table)]
+        names += [s.agents_topic, s.presence_topic, s.dlq_topic]
+        for name in names:
+            producer.client.add_topic(name)
+        for name in names:
+            await producer.partitions_for(name)
         log.info("partitions assigned: calls %s, agents %s", sorted(self.owned[CALLS]),
                  sorted(self.owned[AGENTS]))
 
