@@ -24,6 +24,12 @@ class EventClock:
         self._seen_wall_ms = 0
         self._now_ms = -(1 << 62)
 
+    @property
+    def started(self) -> bool:
+        """Whether an event has been seen (before that, "now" is only the wall clock, which
+        must not drive the janitor: it may be far from the events' time)."""
+        return self._event_ms is not None
+
     def observe(self, ts_ms: int, wall_ms: int) -> None:
         """An event with time ``ts_ms`` was applied at wall time ``wall_ms``."""
         if self._event_ms is None or ts_ms > self.now(wall_ms):

@@ -93,6 +93,10 @@ class Worker:
         registry.register(WorkerCollector(self.core, self.views, self.stats))
         self.owned: dict[str, set[int]] = {CALLS: set(), AGENTS: set()}
         self._reload_owned = False
+        # One batch (or sweep) at a time from fold to table write: a state must not reach the
+        # changelog while records its events produced are still in flight, and another
+        # coroutine's write in between would do just that.
+        self._lock = asyncio.Lock()
         self._next_refresh = self._next_sweep = self._next_config = 0.0
         self._wire()
 
@@ -125,13 +129,14 @@ class Worker:
                                                within=self.settings.batch_within_s):
             records = [Record(self.kinds[e.message.topic], e.message.partition, e.message.offset,
                               e.message.key, e.message.value) for e in events]
-            wall_ms = self._wall_ms()
-            effects = self.core.fold(records, wall_ms)
-            if self.core.newest_ts is not None:
-                self.clock.observe(self.core.newest_ts, wall_ms)
-                self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
-            await self._carry_out(effects)
-            self._write_tables()
+            async with self._lock:
+                wall_ms = self._wall_ms()
+                effects = self.core.fold(records, wall_ms)
+                if self.core.newest_ts is not None:
+                    self.clock.observe(self.core.newest_ts, wall_ms)
+                    self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
+                await self._carry_out(effects)
+                self._write_tables()
 
     async def _carry_out(self, effects: Effects) -> None:
         """Produce what a batch or sweep asked for and wait until the broker has it all. Only
@@ -224,10 +229,11 @@ class Worker:
         if wall >= self._next_config:
             self._next_config = wall + self.settings.config_poll_s
             await self._poll_config()
-        if wall >= self._next_sweep:
+        if wall >= self._next_sweep and self.clock.started:
             self._next_sweep = wall + self.settings.sweep_s
-            await self._carry_out(self.core.sweep(now_ms))
-            self._write_tables()
+            async with self._lock:
+                await self._carry_out(self.core.sweep(now_ms))
+                self._write_tables()
         refresh = wall >= self._next_refresh
         if refresh:
             self._next_refresh = wall + self.settings.refresh_s
@@ -263,11 +269,12 @@ class Worker:
         except (ValueError, ConfigError) as exc:
             log.error("ignoring live configuration in Redis: %s", exc)
             return
-        refused = self.core.reconfigure(config)
+        async with self._lock:
+            refused = self.core.reconfigure(config)
+            self._write_tables()
         log.info("live configuration applied to %d queue(s)", len(overrides))
         for name in refused:
             log.error("queue %s: time zone or day start cannot change while running", name)
-        self._write_tables()
 
     def _wall_ms(self) -> int:
         return int(self.wall_clock() * 1000)
