@@ -21,6 +21,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from callpulse.live import LiveCore
 from callpulse.queue import WAIT_BUCKETS_S
@@ -143,7 +144,8 @@ def _histogram(per_bucket: list[int], v: list[int] | None) -> tuple[list[tuple[s
     """Cumulative ``le`` buckets and the sum in seconds; all zero outside today."""
     buckets: list[tuple[str, float]] = []
     running = 0
-    for bound, n in zip((*map(str, WAIT_BUCKETS_S), "+Inf"), per_bucket, strict=True):
+    for bound, n in zip((*(floatToGoString(b) for b in WAIT_BUCKETS_S), "+Inf"), per_bucket,
+                        strict=True):
         running += n if v is not None else 0
         buckets.append((bound, running))
     if v is None:
