@@ -246,6 +246,7 @@ class Worker:
             if (tenant, name) not in self.core.queues:
                 continue
             view = self.core.queue_view(tenant, name, now_ms)
+            view["worker"] = self.settings.worker_name
             self.views[(tenant, name)] = view
             items[("queue", f"{tenant}/{name}")] = _JSON.encode(view)
         for tenant, name in agents:
