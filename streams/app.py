@@ -14,8 +14,8 @@ import asyncio
 import json
 import logging
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import faust

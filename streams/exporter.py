@@ -144,7 +144,7 @@ def _histogram(per_bucket: list[int], v: list[int] | None) -> tuple[list[tuple[s
     """Cumulative ``le`` buckets and the sum in seconds; all zero outside today."""
     buckets: list[tuple[str, float]] = []
     running = 0
-    for bound, n in zip((*(floatToGoString(b) for b in WAIT_BUCKETS_S), "+Inf"), per_bucket,
+    for bound, n in zip((*(floatToGoString(b) for b in WAIT_BUCKETS_S), "+Inf"), per_bucket,  # type: ignore[no-untyped-call]
                         strict=True):
         running += n if v is not None else 0
         buckets.append((bound, running))

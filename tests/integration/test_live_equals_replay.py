@@ -15,6 +15,7 @@ import pytest
 from callpulse.cli import parser, replay
 from producers.simulator import SimSettings, simulate
 
+from ..reports import assert_same
 from .stack import Stack, WorkerProc, produce_events, wait_settled, wait_until, worker_report
 
 pytestmark = pytest.mark.integration
@@ -47,24 +48,6 @@ def expected_processed(events: list[dict[str, Any]], partitions: int = 4) -> int
         n += partitions if e["type"] == "heartbeat" else 1
         n += e["type"] in forwarded
     return n
-
-
-def differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """Where two reports differ, as readable paths (the first few)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for key in sorted(a.keys() | b.keys(), key=str):
-            out += differences(a.get(key), b.get(key), f"{path}.{key}")
-        return out
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True))
-                for d in differences(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: live {a!r} != replay {b!r}"]
-
-
-def assert_same(live: dict[str, Any], offline: dict[str, Any]) -> None:
-    diff = differences(live, offline)
-    assert not diff, "\n".join(diff[:20])
 
 
 def test_seeded_day_live_equals_replay(stack: Stack, unique: str, logdir: Path) -> None:

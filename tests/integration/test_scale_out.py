@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from ..reports import assert_same
 from .stack import Stack, WorkerProc, produce_events, wait_settled, wait_until, worker_report
-from .test_live_equals_replay import GRACE_S, assert_same, expected_processed, replay_report, sim_day
+from .test_live_equals_replay import GRACE_S, expected_processed, replay_report, sim_day
 
 pytestmark = pytest.mark.integration
 

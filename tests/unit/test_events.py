@@ -167,7 +167,7 @@ def test_encode_round_trips() -> None:
 def test_reasons_are_the_documented_set() -> None:
     assert set(ev.REASONS) == {
         "not_json", "not_object", "unknown_type", "missing_field", "wrong_type", "bad_length",
-        "bad_value", "bad_version", "bad_ts", "future_ts", "too_large",
+        "bad_value", "bad_version", "bad_ts", "future_ts", "too_large", "wrong_topic",
     }
 
 

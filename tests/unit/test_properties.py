@@ -15,6 +15,7 @@ from callpulse.queue import QueueParams
 from callpulse.report import build_report
 from callpulse.tally import FIELDS, MAX_WAIT_MS
 
+from ..reports import differences
 from .strategies import BASE_MS, day_of_events, perturbed
 
 GRACE_MS = 60_000
@@ -32,16 +33,6 @@ def _report(engine: Engine) -> dict[str, Any]:
                         timezone="UTC", sl_formula="excl_short_abandons", sl_threshold_s=20)
 
 
-def _diff(a: Any, b: Any, path: str = "") -> list[str]:
-    """The leaf paths where two reports differ, with both values (readable failures)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b), key=str)
-                for d in _diff(a.get(k), b.get(k), f"{path}.{k}")]
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _diff(x, y, f"{path}[{i}]")]
-    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
-
-
 def _run(events: list[ev.AnyEvent]) -> dict[str, Any]:
     engine = _engine()
     engine.apply_all(events)
@@ -53,7 +44,7 @@ def _run(events: list[ev.AnyEvent]) -> dict[str, Any]:
 def test_reordering_within_grace_and_duplicates_change_nothing(data: st.DataObject) -> None:
     events = data.draw(day_of_events())
     shuffled = data.draw(perturbed(events, GRACE_MS))
-    assert _diff(_run(shuffled), _run(events)) == []
+    assert differences(_run(shuffled), _run(events)) == []
 
 
 @PROFILE
@@ -81,7 +72,7 @@ def test_state_bytes_round_trip_at_any_split(data: st.DataObject) -> None:
             raw, a.calendar, grace_ms=GRACE_MS, keep_intervals_ms=None)
         assert codec.agent_to_bytes(back_a) == raw
     engine.apply_all(events[split:])
-    assert _diff(_report(engine), _run(events)) == []
+    assert differences(_report(engine), _run(events)) == []
 
 
 @PROFILE

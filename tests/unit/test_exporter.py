@@ -1,0 +1,71 @@
+"""The Prometheus collector over a worker's state, read through a registry of its own."""
+
+from __future__ import annotations
+
+import json
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from callpulse.config import Config
+from callpulse.live import CALLS, LiveCore, Record
+from callpulse.queue import QueueParams
+from streams.exporter import WorkerCollector, WorkerStats
+
+T0 = 1_763_978_400_000
+
+
+def rec(offset: int, etype: str, ts_s: float, **fields: object) -> Record:
+    value = json.dumps({"v": 1, "id": f"e{offset}", "type": etype, "ts": T0 + round(ts_s * 1000),
+                        "source": "pbx", **fields}).encode()
+    return Record(CALLS, 0, offset, b"k", value)
+
+
+def scrape(core: LiveCore, stats: WorkerStats) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    now = T0 + 120_000
+    views = {k: core.queue_view(*k, now) for k in core.queues}
+    registry = CollectorRegistry()
+    registry.register(WorkerCollector(core, views, stats))
+    text = generate_latest(registry).decode()
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def test_queue_series_histogram_and_worker_counters() -> None:
+    core = LiveCore(Config(), QueueParams())
+    core.fold([rec(0, "ringing", 0, call_id="c1", queue="q"),
+               rec(1, "answered", 12, call_id="c1", queue="q", agent="a"),
+               rec(2, "ringing", 1, call_id="c2", queue="q"),
+               rec(3, "abandoned", 100, call_id="c2", queue="q"),
+               rec(4, "ringing", 50, call_id="c3", queue="q")], T0)
+    stats = WorkerStats(processed=5, rejected={"not_json": 2}, lag_s=1.5)
+    m = scrape(core, stats)
+    q = {("tenant", "default"), ("queue", "q")}
+
+    def v(name: str, **labels: str) -> float | None:
+        return m.get((name, frozenset(q | set(labels.items()))))
+
+    assert v("callpulse_queue_offered_total") == 3
+    assert v("callpulse_queue_waiting_calls") == 1
+    assert v("callpulse_queue_oldest_wait_seconds") == 70
+    buckets = [v("callpulse_queue_wait_seconds_bucket", le=le) for le in ("10.0", "15.0", "90.0",
+                                                                             "120.0", "+Inf")]
+    assert buckets == [0, 1, 1, 2, 2]
+    assert v("callpulse_queue_wait_seconds_count") == 2
+    assert v("callpulse_queue_wait_seconds_sum") == 12 + 99
+    assert v("callpulse_queue_asa_seconds", window="today") == 12
+    assert v("callpulse_queue_agents_needed") is None  # unknown, so not exported as NaN
+    assert v("callpulse_queue_sl_goal_ratio") == 0.8
+    assert m[("callpulse_events_processed_total", frozenset())] == 5
+    assert m[("callpulse_events_rejected_total", frozenset({("reason", "not_json")}))] == 2
+    assert m[("callpulse_event_lag_seconds", frozenset())] == 1.5
+    assert m[("callpulse_source_last_event_timestamp_seconds", frozenset({("source", "pbx")}))] \
+        == (T0 + 100_000) / 1000
+
+
+def test_a_queue_moved_away_disappears() -> None:
+    core = LiveCore(Config(), QueueParams())
+    core.fold([rec(0, "ringing", 0, call_id="c1", queue="q")], T0)
+    assert any(name == "callpulse_queue_offered_total" for name, _ in scrape(core, WorkerStats()))
+    core.drop_partitions(CALLS, [0])
+    assert not any(name.startswith("callpulse_queue_") for name, _ in scrape(core, WorkerStats()))
