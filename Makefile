@@ -14,9 +14,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Until the live pipeline lands, the demo replays a sample day and prints its report.
+# The whole system on embedded defaults (broker, Redis, worker, simulator); Ctrl-C stops it.
 demo: $(STAMP)
-	$(BIN)/callpulse replay tests/fixtures/queue_log_all_events.log --interval 1h
+	$(BIN)/callpulse demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
