@@ -29,7 +29,6 @@ class WorkerSettings:
     refresh_s: float = 1.0
     sweep_s: float = 5.0
     batch_max: int = 5000
-    batch_within_s: float = 0.05
     grace_s: float = 60.0
     interval: str = "15m"
     keep_intervals_h: float = 26.0
@@ -49,7 +48,7 @@ class WorkerSettings:
         for name in ("partitions", "batch_max", "replication"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"CALLPULSE_{name.upper()}: must be at least 1")
-        for name in ("tick_s", "refresh_s", "sweep_s", "batch_within_s", "config_poll_s"):
+        for name in ("tick_s", "refresh_s", "sweep_s", "config_poll_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"CALLPULSE_{name.upper()}: must be above 0")
         if not self.worker_name:

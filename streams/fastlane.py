@@ -1,0 +1,88 @@
+"""Batch delivery for Faust: our topics' records go to one handler per fetch, not one by one.
+
+Faust delivers each record through its channel machinery (a task, a queue put and a stream
+step per record), which caps a worker at a few thousand records a second on this machine
+(NOTES.md: ~5,850/s with an agent doing nothing). The worker folds whole batches anyway
+(DESIGN.md decision 4), so for its own topics the consumer hands over everything one fetch
+returned, then acks each record; Faust's commit, rebalancing, table recovery, producer and web
+server stay as they are. Records of other topics take Faust's usual path.
+
+This subclasses Faust's aiokafka consumer and overrides ``_drain_messages``, a private method;
+the ``faust-streaming`` version is pinned in ``pyproject.toml`` for that reason, and the
+integration tests (crash, rebalance, replay equality) exercise it against a real broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, cast
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import Message
+
+log = logging.getLogger("callpulse.fastlane")
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+
+
+class BatchingConsumer(faust_aiokafka.Consumer):
+    """Faust's consumer with a batch lane for the app's ``batch_topics``."""
+
+    async def _drain_messages(self, fetcher: Any) -> None:
+        app = cast(BatchingApp, self.app)
+        if not app.batch_topics:
+            await super()._drain_messages(fetcher)
+            return
+        handler, lane = app.batch_handler, app.batch_topics
+        callback = self.callback
+        consumer_stopped, fetcher_stopped = self._stopped.is_set, fetcher._stopped.is_set
+        read_offset = self._read_offset
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                batch: list[Message] = []
+                await asyncio.sleep(0)
+                async for tp, message in self.getmany(timeout=1.0):
+                    offset = message.offset
+                    r_offset = read_offset[tp]
+                    if r_offset is not None and offset < r_offset:
+                        continue  # fetched twice around a seek: Faust drops these too
+                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, r_offset + 1, offset)  # compacted or aborted
+                    if tp.topic in lane:
+                        self.track_message(message)
+                        batch.append(message)
+                    else:
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    read_offset[tp] = offset
+                if batch and self.flow_active:
+                    # Not acked when a rebalance began meanwhile: the next owner (maybe us)
+                    # gets them again from the committed offsets.
+                    await handler(batch)
+                    for message in batch:
+                        self.ack(message)
+                if self._n_acked >= (self._commit_every or 1 << 62):
+                    self._n_acked = 0
+                    await self.commit()
+        except self.consumer_stopped_errors:
+            if not self.transport.app.should_stop:
+                raise
+        except asyncio.CancelledError:
+            if not self.transport.app.should_stop:
+                raise
+
+
+class BatchingTransport(faust_aiokafka.Transport):
+    Consumer: ClassVar[type] = BatchingConsumer
+
+
+class BatchingApp(faust.App):
+    """A Faust app whose consumer sends ``batch_topics`` records to ``batch_handler``."""
+
+    batch_topics: frozenset[str] = frozenset()
+    batch_handler: BatchHandler
+
+    def _new_transport(self) -> Any:
+        return BatchingTransport(self.conf.broker_consumer, self)
