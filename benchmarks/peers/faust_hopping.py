@@ -32,7 +32,7 @@ state = {"n": 0, "t0": 0.0}
 
 @app.agent(topic)
 async def fold(stream: faust.StreamT) -> None:
-    async for key, value in stream.items():
+    async for _key, value in stream.items():
         if state["n"] == 0:
             state["t0"] = time.perf_counter()
         e = json.loads(value)
