@@ -26,10 +26,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check callpulse streams producers launcher monitor_ui tests benchmarks
 	$(BIN)/mypy
 
+# Peers (Quix Streams) come from the [bench] extra; the worker benchmarks start their own
+# embedded broker and Redis.
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_memory.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_latency.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker_memory.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,7 @@ import base64
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 
@@ -39,6 +39,7 @@ from .timeframes import Calendar
 CALLS: Final = "calls"
 AGENTS: Final = "agents"
 PRESENCE: Final = "presence"
+T = TypeVar("T")
 _PACK: Final = msgspec.msgpack.Encoder()
 _UNPACK: Final = msgspec.msgpack.Decoder()
 _JSON: Final = msgspec.json.Encoder()
@@ -266,32 +267,31 @@ class LiveCore:
 
     def queue(self, tenant: str, name: str) -> QueueState:
         """The state of (tenant, queue): held, stored (see ``lookup``), or new."""
-        q = self.queues.get((tenant, name))
+        q = self.queues.get((tenant, name)) or self._resumed(CALLS, name, self.queues, tenant)
         if q is None:
-            if name not in self.queue_keys and self._lookup is not None:
-                data = self._lookup(CALLS, name)
-                if data is not None:
-                    self.load_queue_key(name, data)
-                    q = self.queues.get((tenant, name))
-            if q is None:
-                q = self.queues[(tenant, name)] = QueueState(
-                    tenant, name, self.config.for_queue(tenant, name), self.params)
-                self.queue_keys.setdefault(name, set()).add((tenant, name))
+            q = self.queues[(tenant, name)] = QueueState(
+                tenant, name, self.config.for_queue(tenant, name), self.params)
+            self.queue_keys.setdefault(name, set()).add((tenant, name))
         return q
 
     def agent(self, tenant: str, name: str) -> AgentEntry:
         """The entry of (tenant, agent): held, stored (see ``lookup``), or new."""
-        entry = self.agents.get((tenant, name))
+        entry = self.agents.get((tenant, name)) or self._resumed(AGENTS, name, self.agents, tenant)
         if entry is None:
-            if name not in self.agent_keys and self._lookup is not None:
-                data = self._lookup(AGENTS, name)
-                if data is not None:
-                    self.load_agent_key(name, data)
-                    entry = self.agents.get((tenant, name))
-            if entry is None:
-                entry = self.agents[(tenant, name)] = AgentEntry(self._new_agent(tenant, name))
-                self.agent_keys.setdefault(name, set()).add((tenant, name))
+            entry = self.agents[(tenant, name)] = AgentEntry(self._new_agent(tenant, name))
+            self.agent_keys.setdefault(name, set()).add((tenant, name))
         return entry
+
+    def _resumed(self, kind: str, key: str, held: Mapping[tuple[str, str], T],
+                 tenant: str) -> T | None:
+        """Load a key not held yet from its stored table value, if it has one."""
+        keys = self.queue_keys if kind == CALLS else self.agent_keys
+        if key in keys or self._lookup is None:
+            return None
+        data = self._lookup(kind, key)
+        if data is not None:
+            (self.load_queue_key if kind == CALLS else self.load_agent_key)(key, data)
+        return held.get((tenant, key))
 
     def _new_agent(self, tenant: str, name: str) -> AgentState:
         tz, day_start = self._agent_calendar
