@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check callpulse streams producers launcher monitor_ui tests benchmarks
+	$(BIN)/ruff check callpulse streams producers launcher tests benchmarks
 	$(BIN)/mypy
 
 # Peers (Quix Streams) come from the [bench] extra; the worker benchmarks start their own
