@@ -72,6 +72,10 @@ class WorkerCollector(Collector):
         yield rejected
         yield CounterMetricFamily("callpulse_events_forwarded",
                                   "Call events forwarded to the agents topic", value=s.forwarded)
+        yield CounterMetricFamily(
+            "callpulse_events_misrouted",
+            "Events of a queue or agent seen on a second partition (producer not keying by "
+            "queue/agent); folded without the redelivery guard", value=self.core.misrouted)
         if s.lag_s is not None:
             yield GaugeMetricFamily("callpulse_event_lag_seconds",
                                     "Wall clock minus the time of the newest event applied",

@@ -59,6 +59,7 @@ def test_queue_series_histogram_and_worker_counters() -> None:
     assert m[("callpulse_events_processed_total", frozenset())] == 5
     assert m[("callpulse_events_rejected_total", frozenset({("reason", "not_json")}))] == 2
     assert m[("callpulse_event_lag_seconds", frozenset())] == 1.5
+    assert m[("callpulse_events_misrouted_total", frozenset())] == 0
     assert m[("callpulse_source_last_event_timestamp_seconds", frozenset({("source", "pbx")}))] \
         == (T0 + 100_000) / 1000
 
