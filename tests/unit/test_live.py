@@ -275,3 +275,11 @@ def test_crash_at_any_point_then_redelivery_equals_one_clean_run(
         assert second.queue_view(*name, now) == clean.queue_view(*name, now), name
     for name in clean.agents:
         assert second.agent_view(*name, now) == clean.agent_view(*name, now), name
+
+
+def test_a_queue_on_two_partitions_is_counted_as_misrouted_and_still_folded() -> None:
+    c = core()
+    c.fold([Record(CALLS, 0, 5, b"q1", raw("ringing", 1, 0, call_id="c1", queue="q1")),
+            Record(CALLS, 1, 0, b"x", raw("ringing", 2, 1, call_id="c2", queue="q1"))], WALL)
+    assert c.misrouted == 1
+    assert c.queues[("default", "q1")].today.v[0] == 2  # offered: both counted
