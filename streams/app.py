@@ -93,7 +93,6 @@ class Worker:
         self.registry = registry
         registry.register(WorkerCollector(self.core, self.views, self.stats))
         self.owned: dict[str, set[int]] = {CALLS: set(), AGENTS: set()}
-        self._reload_owned = False
         # One batch (or sweep) at a time from fold to table write: a state must not reach the
         # changelog while records its events produced are still in flight, and another
         # coroutine's write in between would do just that.
@@ -112,6 +111,7 @@ class Worker:
         app.timer(s.tick_s, name="callpulse.tick")(self._tick)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        app.on_rebalance_complete.connect(self._on_recovered)  # type: ignore[arg-type]
 
         # Faust makes a view class of a page function, so these take the view, not self.
         async def metrics(view: Any, request: Any) -> Any:
@@ -193,7 +193,6 @@ class Worker:
             CALLS: {tp.partition for tp in assigned if tp.topic == s.calls_topic},
             AGENTS: {tp.partition for tp in assigned if tp.topic == s.agents_topic},
         }
-        self._reload_owned = True
         # Table writes pick their changelog partition with the producer's partitioner, which
         # needs the topics' metadata at hand. Once the producer tracks any topic, aiokafka's
         # metadata refreshes cover only tracked topics, so every topic we produce to is
@@ -208,6 +207,12 @@ class Worker:
         log.info("partitions assigned: calls %s, agents %s", sorted(self.owned[CALLS]),
                  sorted(self.owned[AGENTS]))
 
+    async def _on_recovered(self, app: Any, **_: Any) -> None:
+        # Sent once the tables hold every changelog record of the new assignment, before the
+        # source partitions resume. Loading earlier (say, on the next tick) could take a value
+        # the recovery has not brought up to date yet, and fold on top of a stale state.
+        self._load_owned()
+
     def _load_owned(self) -> None:
         """After recovery: hold every stored key of the owned partitions, so queues with no new
         events still show on the wallboard and in ``/metrics``."""
@@ -221,7 +226,6 @@ class Worker:
                 key = raw_key.decode()
                 if partition in self.owned[kind] and key not in book:
                     load(key, value, partition)
-        self._reload_owned = False
 
     # -- the tick ---------------------------------------------------------------------------
 
@@ -229,9 +233,6 @@ class Worker:
         wall = self.wall_clock()
         wall_ms = int(wall * 1000)
         now_ms = self.clock.now(wall_ms)
-        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        if self._reload_owned and recovery.completed.is_set():
-            self._load_owned()
         if wall >= self._next_config:
             self._next_config = wall + self.settings.config_poll_s
             await self._poll_config()
