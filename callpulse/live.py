@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -53,6 +54,15 @@ _VALUE_FORMAT: Final = b"\x01"
 
 def _pack_value(value: object) -> bytes:
     return _VALUE_FORMAT + zlib.compress(_PACK.encode(value), 1)
+
+
+@contextmanager
+def _restoring(kind: str, key: str) -> Iterator[None]:
+    """Any decoding failure of a stored value becomes one :class:`StateFormatError`."""
+    try:
+        yield
+    except (msgspec.DecodeError, TypeError, ValueError, AttributeError, zlib.error) as exc:
+        raise StateFormatError(f"{kind} key {key!r}: {exc}") from None
 
 
 def _unpack_value(data: bytes) -> Any:
@@ -294,10 +304,13 @@ class LiveCore:
         return held.get((tenant, key))
 
     def _new_agent(self, tenant: str, name: str) -> AgentState:
-        tz, day_start = self._agent_calendar
-        return AgentState(tenant, name, Calendar(tz, day_start, self.params.interval_ms),
-                          grace_ms=self.params.grace_ms,
+        return AgentState(tenant, name, self._calendar(), grace_ms=self.params.grace_ms,
                           keep_intervals_ms=self.params.keep_intervals_ms)
+
+    def _calendar(self) -> Calendar:
+        """An agent's calendar (each agent its own, as in replay: it caches the current day)."""
+        tz, day_start = self._agent_calendar
+        return Calendar(tz, day_start, self.params.interval_ms)
 
     def agent_counts(self, tenant: str, queue: str) -> dict[str, int]:
         """Agents serving the queue per bucket, from the presence records received."""
@@ -425,16 +438,13 @@ class LiveCore:
 
     def load_queue_key(self, key: str, data: bytes, partition: int | None = None) -> None:
         """Restore a queue key from its table value (after a restart or a rebalance)."""
-        try:
-            tenants: Mapping[str, Any] = _unpack_value(data)
-            for tenant, (state, presence) in tenants.items():
+        with _restoring("queue", key):
+            for tenant, (state, presence) in _unpack_value(data).items():
                 q = queue_from_bytes(state, self.config.for_queue(tenant, key), self.params)
                 self.queues[(tenant, key)] = q
                 self.presence[(tenant, key)] = {a: (b, s) for a, (b, s) in presence.items()}
                 self.queue_keys.setdefault(key, set()).add((tenant, key))
                 self.changed_queues.add((tenant, key))
-        except (msgspec.DecodeError, TypeError, ValueError, zlib.error) as exc:
-            raise StateFormatError(f"queue key {key!r}: {exc}") from None
         if partition is not None:
             self.partition_of[(CALLS, key)] = partition
             self.partition_of[(PRESENCE, key)] = partition
@@ -447,17 +457,13 @@ class LiveCore:
         })
 
     def load_agent_key(self, key: str, data: bytes, partition: int | None = None) -> None:
-        tz, day_start = self._agent_calendar
-        try:
-            tenants: Mapping[str, Any] = _unpack_value(data)
-            for tenant, (state, offset, seq, queues, bucket) in tenants.items():
-                a = agent_from_bytes(state, Calendar(tz, day_start, self.params.interval_ms),
-                                     grace_ms=self.params.grace_ms,
+        """Restore an agent key from its table value (after a restart or a rebalance)."""
+        with _restoring("agent", key):
+            for tenant, (state, offset, seq, queues, bucket) in _unpack_value(data).items():
+                a = agent_from_bytes(state, self._calendar(), grace_ms=self.params.grace_ms,
                                      keep_intervals_ms=self.params.keep_intervals_ms)
                 self.agents[(tenant, key)] = AgentEntry(a, offset, seq, tuple(queues), bucket)
                 self.agent_keys.setdefault(key, set()).add((tenant, key))
                 self.changed_agents.add((tenant, key))
-        except (msgspec.DecodeError, TypeError, ValueError, zlib.error) as exc:
-            raise StateFormatError(f"agent key {key!r}: {exc}") from None
         if partition is not None:
             self.partition_of[(AGENTS, key)] = partition

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import zlib
 from typing import Any
 
 import msgspec
@@ -283,3 +284,16 @@ def test_a_queue_on_two_partitions_is_counted_as_misrouted_and_still_folded() ->
             Record(CALLS, 1, 0, b"x", raw("ringing", 2, 1, call_id="c2", queue="q1"))], WALL)
     assert c.misrouted == 1
     assert c.queues[("default", "q1")].today.v[0] == 2  # offered: both counted
+
+
+def test_a_corrupt_stored_value_is_a_state_format_error() -> None:
+    import pytest
+
+    from callpulse.errors import StateFormatError
+
+    c = core()
+    for data in (b"\x01not zlib", b"\x09unknown format", b"\x01" + zlib.compress(b"\x05")):
+        with pytest.raises(StateFormatError, match="queue key 'q1'"):
+            c.load_queue_key("q1", data)
+        with pytest.raises(StateFormatError, match="agent key 'a1'"):
+            c.load_agent_key("a1", data)
