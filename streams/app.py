@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +80,10 @@ class Worker:
         self.kinds = {s.calls_topic: CALLS, s.agents_topic: AGENTS, s.presence_topic: PRESENCE}
         table_args: dict[str, Any] = {"partitions": s.partitions, "use_partitioner": True,
                                       "key_type": bytes, "value_type": bytes}
-        self.queue_table = self.app.Table("queues", **table_args)
-        self.agent_table = self.app.Table("agents", **table_args)
+        self.queue_table = self.app.Table("queues", on_recover=self._queues_recovered,
+                                          **table_args)
+        self.agent_table = self.app.Table("agents", on_recover=self._agents_recovered,
+                                          **table_args)
         params = QueueParams(interval_ms=INTERVALS_MS[s.interval],
                              grace_ms=round(s.grace_s * 1000),
                              keep_intervals_ms=round(s.keep_intervals_h * 3_600_000))
@@ -111,7 +113,6 @@ class Worker:
         app.timer(s.tick_s, name="callpulse.tick")(self._tick)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
-        app.on_rebalance_complete.connect(self._on_recovered)  # type: ignore[arg-type]
 
         # Faust makes a view class of a page function, so these take the view, not self.
         async def metrics(view: Any, request: Any) -> Any:
@@ -138,6 +139,11 @@ class Worker:
                 self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
             await self._carry_out(effects)
             self._write_tables()
+            # The records are acked when this returns, so their states must be on the broker
+            # first. Faust's commit flushes too, but a crash test showed offsets committed
+            # with the changelog still empty; waiting here makes "acked => stored" hold
+            # whatever Faust's buffering does.
+            await self.app.producer.flush()
 
     async def _carry_out(self, effects: Effects) -> None:
         """Produce what a batch or sweep asked for and wait until the broker has it all. Only
@@ -207,25 +213,26 @@ class Worker:
         log.info("partitions assigned: calls %s, agents %s", sorted(self.owned[CALLS]),
                  sorted(self.owned[AGENTS]))
 
-    async def _on_recovered(self, app: Any, **_: Any) -> None:
-        # Sent once the tables hold every changelog record of the new assignment, before the
-        # source partitions resume. Loading earlier (say, on the next tick) could take a value
-        # the recovery has not brought up to date yet, and fold on top of a stale state.
-        self._load_owned()
+    # Each table calls these once recovery has put every changelog record of the new
+    # assignment into it, before the source partitions resume. Loading any earlier (Faust's
+    # ``on_rebalance_complete`` comes before the last recovered records are applied, and its
+    # ``recovery.completed`` flag is never cleared) could fold on top of a stale state.
+    async def _queues_recovered(self) -> None:
+        self._load_owned(CALLS, self.queue_table, self.core.load_queue_key, self.core.queue_keys)
 
-    def _load_owned(self) -> None:
-        """After recovery: hold every stored key of the owned partitions, so queues with no new
-        events still show on the wallboard and in ``/metrics``."""
+    async def _agents_recovered(self) -> None:
+        self._load_owned(AGENTS, self.agent_table, self.core.load_agent_key, self.core.agent_keys)
+
+    def _load_owned(self, kind: str, table: Any, load: Callable[[str, bytes, int], None],
+                    held: Mapping[str, object]) -> None:
+        """Hold every stored key of the owned partitions, so queues with no new events still
+        show on the wallboard and in ``/metrics``."""
         n = self.settings.partitions
-        for kind, table, load, book in (
-            (CALLS, self.queue_table, self.core.load_queue_key, self.core.queue_keys),
-            (AGENTS, self.agent_table, self.core.load_agent_key, self.core.agent_keys),
-        ):
-            for raw_key, value in list(table.items()):
-                partition = partition_of(raw_key, n)
-                key = raw_key.decode()
-                if partition in self.owned[kind] and key not in book:
-                    load(key, value, partition)
+        for raw_key, value in list(table.items()):
+            key = raw_key.decode()
+            partition = partition_of(raw_key, n)
+            if partition in self.owned[kind] and key not in held:
+                load(key, value, partition)
 
     # -- the tick ---------------------------------------------------------------------------
 
