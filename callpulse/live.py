@@ -346,10 +346,9 @@ class LiveCore:
         state it changed (a buffered event applied, or a stuck agent reset)."""
         out = Effects()
         for (tenant, name), q in self.queues.items():
-            before = (len(q.calls), q.janitor.get("late", 0), len(q.waiting), len(q.intervals))
+            before = (len(q.calls), len(q.waiting), len(q.intervals), q.interval_floor_ms)
             q.sweep(now_ms)
-            if before != (len(q.calls), q.janitor.get("late", 0), len(q.waiting),
-                          len(q.intervals)):
+            if before != (len(q.calls), len(q.waiting), len(q.intervals), q.interval_floor_ms):
                 self.dirty_queue_keys.add(name)
                 self.changed_queues.add((tenant, name))
         for key, entry in self.agents.items():

@@ -238,20 +238,22 @@ class Worker:
 
     async def _tick(self) -> None:
         wall = self.wall_clock()
-        wall_ms = int(wall * 1000)
-        now_ms = self.clock.now(wall_ms)
         if wall >= self._next_config:
             self._next_config = wall + self.settings.config_poll_s
             await self._poll_config()
         if wall >= self._next_sweep and self.clock.started:
             self._next_sweep = wall + self.settings.sweep_s
             async with self._lock:
-                await self._carry_out(self.core.sweep(now_ms))
+                # "Now" is read here, never before an await: a batch folded meanwhile may
+                # have started the event clock, and a sweep at the wall time read before it
+                # (a year after a replayed day, say) would close every call and drop every
+                # interval of the states it just built.
+                await self._carry_out(self.core.sweep(self._now_ms()))
                 self._write_tables()
         refresh = wall >= self._next_refresh
         if refresh:
             self._next_refresh = wall + self.settings.refresh_s
-        await self._publish(now_ms, refresh)
+        await self._publish(self._now_ms(), refresh)
 
     async def _publish(self, now_ms: int, refresh: bool) -> None:
         queues, agents = self.core.due(now_ms, refresh)
@@ -293,6 +295,10 @@ class Worker:
 
     def _wall_ms(self) -> int:
         return int(self.wall_clock() * 1000)
+
+    def _now_ms(self) -> int:
+        """The event clock now (``callpulse.clock``)."""
+        return self.clock.now(self._wall_ms())
 
 
 def create_app(settings: WorkerSettings, *, config: Config | None = None,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import Message
+
+from .logend import log_ends
 
 log = logging.getLogger("callpulse.fastlane")
 BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
@@ -35,11 +37,24 @@ FETCH_MAX_WAIT_MS = 100
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    _servers: list[str]
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka keeps the value here and hands it to its fetcher when it starts.
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        self._servers = faust_aiokafka.server_list(transport.url, transport.default_port)
         return consumer
+
+    async def _highwaters(self, partitions: list[Any]) -> Mapping[Any, int]:
+        """Table recovery reads changelogs up to these offsets; they are read, not trusted
+        (``streams.logend``)."""
+        reported = await super()._highwaters(partitions)
+        if self.consumer.in_transaction:
+            return reported  # last stable offsets, not log ends
+        return await log_ends(self._servers, reported,
+                              **faust_aiokafka.credentials_to_aiokafka_auth(
+                                  self.app.conf.broker_credentials, self.app.conf.ssl_context))
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):

@@ -24,6 +24,7 @@ from callpulse.queue import QueueParams
 from callpulse.report import build_report
 from launcher import embedded
 from producers.kafka_sink import ensure_topics, produce
+from streams.logend import log_ends
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,7 +183,8 @@ def read_topic(stack: Stack, topic: str, timeout_s: float = 5) -> list[tuple[byt
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 if not end_offsets and consumer.assignment():
-                    end_offsets = await consumer.end_offsets(list(consumer.assignment()))
+                    reported = await consumer.end_offsets(list(consumer.assignment()))
+                    end_offsets = await log_ends(stack.servers, reported)
                 batch = await consumer.getmany(timeout_ms=300)
                 for records in batch.values():
                     out.extend((r.key, r.value) for r in records)

@@ -1,0 +1,112 @@
+"""The worker's timer against a batch folded while it waits on Redis: the janitor and the views
+must use the event clock as it is after that batch, not as it was when the tick began.
+
+The Faust app is built but never started; its tables, producer and Redis are fakes, so the
+test runs the real ``Worker`` code paths with no broker and no wall clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from callpulse.config import Config
+from streams.app import Worker, create_app
+from streams.settings import WorkerSettings
+
+T0 = 1_763_978_400_000  # the events' day
+WALL_S = T0 / 1000 + 365 * 86_400  # the worker runs a year later (a replayed day)
+
+
+@dataclass
+class FakeMessage:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+
+class FakeScript:
+    def __init__(self, calls: list[list[Any]]) -> None:
+        self.calls = calls
+
+    async def __call__(self, *, args: list[Any]) -> int:
+        self.calls.append(args)
+        return 0
+
+
+class FakeRedis:
+    """What ``SnapshotPublisher`` uses of a Redis client; ``hgetall`` runs ``meanwhile`` first,
+    as another coroutine would run while the real call waits on the network."""
+
+    def __init__(self) -> None:
+        self.published: list[list[Any]] = []
+        self.meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    def register_script(self, script: str) -> FakeScript:
+        return FakeScript(self.published)
+
+    async def hgetall(self, key: str) -> dict[bytes, bytes]:
+        if self.meanwhile is not None:
+            job, self.meanwhile = self.meanwhile, None
+            await job()
+        return {}
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    async def send(self, topic: str, key: bytes, value: bytes, *_: Any) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def flush(self) -> None:
+        return None
+
+
+def event(offset: int, etype: str, ts_s: float, **fields: object) -> FakeMessage:
+    value = {"v": 1, "id": f"e{offset}", "type": etype, "ts": T0 + round(ts_s * 1000),
+             "source": "pbx", "queue": "q", **fields}
+    return FakeMessage("callpulse.calls", 0, offset, b"q", json.dumps(value).encode())
+
+
+def worker_with_fakes(redis: FakeRedis) -> Worker:
+    worker = create_app(WorkerSettings(worker_name="w"), config=Config(), redis_client=redis,
+                        wall_clock=lambda: WALL_S, registry=CollectorRegistry())
+    worker.queue_table = {}  # type: ignore[assignment]  # a Faust table is a mapping of bytes
+    worker.agent_table = {}  # type: ignore[assignment]
+    worker.app.producer = FakeProducer()  # type: ignore[assignment]
+    return worker
+
+
+def test_a_batch_folded_while_the_tick_waits_is_swept_and_shown_at_event_time() -> None:
+    async def go() -> None:
+        redis = FakeRedis()
+        worker = worker_with_fakes(redis)
+        batch = [event(0, "ringing", 0, call_id="c1"),
+                 event(1, "answered", 12, call_id="c1", agent="a1"),
+                 event(2, "ringing", 30, call_id="c2")]
+        redis.meanwhile = lambda: worker._fold_batch(batch)  # type: ignore[arg-type]
+        await worker._tick()
+
+        q = worker.core.queues[("default", "q")]
+        assert sorted(q.calls) == ["c1", "c2"], "the janitor must not run at the wall time"
+        assert q.intervals, "nor drop the intervals the batch just built"
+        assert q.waiting == {"c2": T0 + 30_000}
+        [args] = redis.published
+        items = dict(zip(args[3::3], args[4::3], strict=False))
+        view = json.loads(items["default/q"])
+        assert view["as_of_ms"] == T0 + 30_000  # the event clock, not the wall
+        assert view["live"]["waiting"] == 1
+        assert view["frames"]["today"]["offered"] == 2
+        assert worker.queue_table[b"q"] == worker.core.dump_queue_key("q")
+
+    asyncio.run(go())
