@@ -138,12 +138,8 @@ class Worker:
                 self.clock.observe(self.core.newest_ts, wall_ms)
                 self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
             await self._carry_out(effects)
-            self._write_tables()
-            # The records are acked when this returns, so their states must be on the broker
-            # first. Faust's commit flushes too, but a crash test showed offsets committed
-            # with the changelog still empty; waiting here makes "acked => stored" hold
-            # whatever Faust's buffering does.
-            await self.app.producer.flush()
+            # The records are acked when this returns: their states are on the broker by then.
+            await self._store()
 
     async def _carry_out(self, effects: Effects) -> None:
         """Produce what a batch or sweep asked for and wait until the broker has it all. Only
@@ -166,14 +162,25 @@ class Worker:
             self.stats.rejected[reason] = self.stats.rejected.get(reason, 0) + n
             log.info("rejected %d event(s): %s (sent to %s)", n, reason, self.settings.dlq_topic)
 
-    def _write_tables(self) -> None:
-        core = self.core
-        for key in core.dirty_queue_keys:
-            self.queue_table[key.encode()] = core.dump_queue_key(key)
-        for key in core.dirty_agent_keys:
-            self.agent_table[key.encode()] = core.dump_agent_key(key)
-        core.dirty_queue_keys.clear()
-        core.dirty_agent_keys.clear()
+    async def _store(self) -> None:
+        """Write each touched key's state to its table and to the table's changelog, and wait
+        until the broker has every record. The changelog records are produced here rather than
+        by assigning to the table: Faust queues those in a buffer that its ``flush`` can return
+        from while the last record is still on its way to the client, and a crash test caught
+        offsets committed ahead of the states they stood for. The key's changelog partition is
+        the one its source records use (``use_partitioner``)."""
+        core, send, n = self.core, self.app.producer.send, self.settings.partitions
+        sent = []
+        for table, dirty, dump in ((self.queue_table, core.dirty_queue_keys, core.dump_queue_key),
+                                   (self.agent_table, core.dirty_agent_keys, core.dump_agent_key)):
+            topic = table.changelog_topic.get_topic_name()
+            for key in dirty:
+                raw, value = key.encode(), dump(key)
+                table.data[raw] = value  # the local copy, without Faust's changelog write
+                sent.append(await send(topic, raw, value, partition_of(raw, n), None, None))
+            dirty.clear()
+        if sent:
+            await asyncio.gather(*sent)
 
     def _lookup(self, kind: str, key: str) -> bytes | None:
         table = self.queue_table if kind == CALLS else self.agent_table
@@ -249,7 +256,7 @@ class Worker:
                 # (a year after a replayed day, say) would close every call and drop every
                 # interval of the states it just built.
                 await self._carry_out(self.core.sweep(self._now_ms()))
-                self._write_tables()
+                await self._store()
         refresh = wall >= self._next_refresh
         if refresh:
             self._next_refresh = wall + self.settings.refresh_s
@@ -288,7 +295,7 @@ class Worker:
             return
         async with self._lock:
             refused = self.core.reconfigure(config)
-            self._write_tables()
+            await self._store()
         log.info("live configuration applied to %d queue(s)", len(overrides))
         for name in refused:
             log.error("queue %s: time zone or day start cannot change while running", name)

@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from callpulse.config import Config
-from streams.app import Worker, create_app
+from streams.app import Worker, create_app, partition_of
 from streams.settings import WorkerSettings
 
 T0 = 1_763_978_400_000  # the events' day
@@ -60,16 +60,34 @@ class FakeRedis:
 
 class FakeProducer:
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.sent: list[tuple[str, bytes, bytes, int | None]] = []
 
-    async def send(self, topic: str, key: bytes, value: bytes, *_: Any) -> asyncio.Future[None]:
-        self.sent.append((topic, key, value))
+    async def send(self, topic: str, key: bytes, value: bytes, partition: int | None,
+                   *_: Any) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value, partition))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
-    async def flush(self) -> None:
-        return None
+
+
+class FakeTopic:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+
+class FakeTable:
+    """What the worker uses of a Faust table: its store and its changelog's name."""
+
+    def __init__(self, changelog: str) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.changelog_topic = FakeTopic(changelog)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
 
 
 def event(offset: int, etype: str, ts_s: float, **fields: object) -> FakeMessage:
@@ -81,8 +99,8 @@ def event(offset: int, etype: str, ts_s: float, **fields: object) -> FakeMessage
 def worker_with_fakes(redis: FakeRedis) -> Worker:
     worker = create_app(WorkerSettings(worker_name="w"), config=Config(), redis_client=redis,
                         wall_clock=lambda: WALL_S, registry=CollectorRegistry())
-    worker.queue_table = {}  # type: ignore[assignment]  # a Faust table is a mapping of bytes
-    worker.agent_table = {}  # type: ignore[assignment]
+    worker.queue_table = FakeTable("queues-changelog")  # type: ignore[assignment]
+    worker.agent_table = FakeTable("agents-changelog")  # type: ignore[assignment]
     worker.app.producer = FakeProducer()  # type: ignore[assignment]
     return worker
 
@@ -107,6 +125,10 @@ def test_a_batch_folded_while_the_tick_waits_is_swept_and_shown_at_event_time() 
         assert view["as_of_ms"] == T0 + 30_000  # the event clock, not the wall
         assert view["live"]["waiting"] == 1
         assert view["frames"]["today"]["offered"] == 2
-        assert worker.queue_table[b"q"] == worker.core.dump_queue_key("q")
+        # The state is stored and sent to the changelog partition of the queue's records.
+        stored = worker.core.dump_queue_key("q")
+        assert worker.queue_table.data[b"q"] == stored
+        sent = worker.app.producer.sent  # type: ignore[attr-defined]
+        assert sent[-1] == ("queues-changelog", b"q", stored, partition_of(b"q", 4))
 
     asyncio.run(go())
