@@ -30,7 +30,7 @@ import msgspec
 
 from . import events as ev
 from .agents import QUEUE_BUCKET, AgentState, empty_counts
-from .alerts import evaluate, rule_values
+from .alerts import SOURCE_STALE_MS, evaluate, rule_values, stale_sources
 from .codec import agent_from_bytes, agent_to_bytes, queue_from_bytes, queue_to_bytes
 from .config import Config
 from .errors import StateFormatError
@@ -154,7 +154,8 @@ class LiveCore:
         self.changed_queues: set[tuple[str, str]] = set()
         self.changed_agents: set[tuple[str, str]] = set()
         self.alert_state: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-        self.sources: dict[str, int] = {}
+        self.sources: dict[str, int] = {}  # source -> newest event ts seen from it
+        self.stale: set[str] = set()  # sources stale at the last source_views
         self.newest_ts: int | None = None
         self.misrouted = 0
 
@@ -400,6 +401,25 @@ class LiveCore:
                           for rule, lv in q.cfg.alerts.items()}
         snap["as_of_ms"] = now_ms
         return snap
+
+    def source_views(self, now_ms: int, refresh: bool) -> dict[str, dict[str, Any]]:
+        """The per-source alert (``spec/METRICS.md``, "Staleness": stale when nothing, not even
+        a heartbeat, came from it for 30 s) at ``now_ms``. Returns the views to publish: the
+        sources whose staleness changed since the last call, and with ``refresh`` every one."""
+        stale = set(stale_sources(self.sources, now_ms))
+        changed = stale ^ self.stale
+        self.stale = stale
+        return {s: self._source_view(s, now_ms) for s in sorted(self.sources if refresh
+                                                                  else changed)}
+
+    def _source_view(self, source: str, now_ms: int) -> dict[str, Any]:
+        last = self.sources[source]
+        age_s = max(0, now_ms - last) / 1000
+        alerts = [{"alert": "source_stale", "severity": "crit",
+                   "since_ms": last + SOURCE_STALE_MS, "value": age_s}] if source in self.stale \
+            else []
+        return {"source": source, "last_event_ms": last, "age_s": age_s,
+                "stale": bool(alerts), "alerts": alerts, "as_of_ms": now_ms}
 
     def agent_view(self, tenant: str, name: str, now_ms: int) -> dict[str, Any]:
         snap: dict[str, Any] = self.agents[(tenant, name)].state.snapshot(now_ms)

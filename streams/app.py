@@ -276,6 +276,8 @@ class Worker:
             if (tenant, name) in self.core.agents:
                 items[("agent", f"{tenant}/{name}")] = _JSON.encode(
                     self.core.agent_view(tenant, name, now_ms))
+        for source, view in self.core.source_views(now_ms, refresh).items():
+            items[("source", source)] = _JSON.encode(view)
         came_back = await self.publisher.publish(items, self.core.sources)
         self.stats.redis_up = self.publisher.up
         if came_back:

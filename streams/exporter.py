@@ -83,9 +83,14 @@ class WorkerCollector(Collector):
         sources = GaugeMetricFamily("callpulse_source_last_event_timestamp_seconds",
                                     "Time of the newest event seen from each source",
                                     labels=["source"])
+        stale = GaugeMetricFamily("callpulse_source_stale",
+                                  "1 while nothing, not even a heartbeat, came from the source "
+                                  "for 30 s (event clock)", labels=["source"])
         for source, ts in sorted(self.core.sources.items()):
             sources.add_metric([source], ts / 1000)
+            stale.add_metric([source], 1 if source in self.core.stale else 0)
         yield sources
+        yield stale
         yield GaugeMetricFamily("callpulse_redis_up", "1 when the last Redis write succeeded",
                                 value=1 if s.redis_up else 0)
         yield GaugeMetricFamily("callpulse_worker_queues", "Queues this worker owns now",

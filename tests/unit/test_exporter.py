@@ -70,3 +70,17 @@ def test_a_queue_moved_away_disappears() -> None:
     assert any(name == "callpulse_queue_offered_total" for name, _ in scrape(core, WorkerStats()))
     core.drop_partitions(CALLS, [0])
     assert not any(name.startswith("callpulse_queue_") for name, _ in scrape(core, WorkerStats()))
+
+
+def test_source_last_event_and_staleness() -> None:
+    core = LiveCore(Config(), QueueParams())
+    core.fold([rec(0, "ringing", 0, call_id="c1", queue="q"),
+               Record(CALLS, 0, 1, b"k", json.dumps({"v": 1, "id": "h", "type": "heartbeat",
+                                                     "ts": T0 + 5_000, "source": "ivr"}).encode())],
+              T0)
+    core.source_views(T0 + 34_000, refresh=False)  # pbx silent for 34 s, ivr for 29 s
+    samples = scrape(core, WorkerStats())
+    assert samples[("callpulse_source_last_event_timestamp_seconds",
+                    frozenset({("source", "pbx")}))] == T0 / 1000
+    assert samples[("callpulse_source_stale", frozenset({("source", "pbx")}))] == 1
+    assert samples[("callpulse_source_stale", frozenset({("source", "ivr")}))] == 0

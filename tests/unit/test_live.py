@@ -297,3 +297,21 @@ def test_a_corrupt_stored_value_is_a_state_format_error() -> None:
             c.load_queue_key("q1", data)
         with pytest.raises(StateFormatError, match="agent key 'a1'"):
             c.load_agent_key("a1", data)
+
+
+def test_a_source_is_stale_after_30_s_of_silence_and_views_follow_changes() -> None:
+    core = LiveCore(Config(), QueueParams())
+    core.fold([Record(CALLS, 0, 0, b"pbx", json.dumps(
+        {"v": 1, "id": "h1", "type": "heartbeat", "ts": T0, "source": "pbx"}).encode())], T0)
+    assert list(core.source_views(T0 + 30_000, refresh=True)) == ["pbx"]
+    assert core.source_views(T0 + 30_000, refresh=False) == {}  # not stale, nothing changed
+    view = core.source_views(T0 + 30_001, refresh=False)["pbx"]
+    assert view["stale"] and view["age_s"] == 30.001
+    assert view["alerts"] == [{"alert": "source_stale", "severity": "crit",
+                               "since_ms": T0 + 30_000, "value": 30.001}]
+    assert core.source_views(T0 + 40_000, refresh=False) == {}  # still stale: no change
+    core.fold([Record(CALLS, 0, 1, b"pbx", json.dumps(
+        {"v": 1, "id": "h2", "type": "heartbeat", "ts": T0 + 40_000, "source": "pbx"}).encode())],
+        T0 + 40_000)
+    back = core.source_views(T0 + 40_000, refresh=False)["pbx"]
+    assert not back["stale"] and back["alerts"] == [] and back["last_event_ms"] == T0 + 40_000

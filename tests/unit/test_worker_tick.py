@@ -120,11 +120,13 @@ def test_a_batch_folded_while_the_tick_waits_is_swept_and_shown_at_event_time() 
         assert q.intervals, "nor drop the intervals the batch just built"
         assert q.waiting == {"c2": T0 + 30_000}
         [args] = redis.published
-        items = dict(zip(args[3::3], args[4::3], strict=False))
+        items = {args[3 + 3 * i]: args[4 + 3 * i] for i in range(args[1])}  # key -> JSON
         view = json.loads(items["default/q"])
         assert view["as_of_ms"] == T0 + 30_000  # the event clock, not the wall
         assert view["live"]["waiting"] == 1
         assert view["frames"]["today"]["offered"] == 2
+        source = json.loads(items["pbx"])  # the source's alert, published with the queues
+        assert source["stale"] is False and source["last_event_ms"] == T0 + 30_000
         # The state is stored and sent to the changelog partition of the queue's records.
         stored = worker.core.dump_queue_key("q")
         assert worker.queue_table.data[b"q"] == stored
