@@ -165,7 +165,8 @@ class LiveCore:
         """Fold one batch. ``wall_ms`` is the wall clock, used only for the future-``ts`` rule
         and the DLQ's rejection time."""
         out = Effects()
-        touched_agents: set[tuple[str, str]] = set()
+        # agent -> the queues of the logins this batch applied (see _announce)
+        touched_agents: dict[tuple[str, str], set[str]] = {}
         for r in records:
             if r.kind == PRESENCE:
                 self._presence(r)
@@ -192,11 +193,13 @@ class LiveCore:
                     continue
                 agent_key = self._agent_event(r, e)
                 if agent_key is not None:
-                    touched_agents.add(agent_key)
+                    logins = touched_agents.setdefault(agent_key, set())
+                    if isinstance(e, ev.AgentLogin):
+                        logins.update(e.queues)
             self._seen(e)
             out.applied += 1
-        for key in touched_agents:
-            self._announce(key, out)
+        for key, logins in touched_agents.items():
+            self._announce(key, out, logins)
         return out
 
     def _seen(self, e: ev.AnyEvent) -> None:
@@ -241,16 +244,28 @@ class LiveCore:
         self.changed_agents.add((e.tenant, agent))
         return (e.tenant, agent)
 
-    def _announce(self, key: tuple[str, str], out: Effects) -> None:
-        """Emit presence records for the queues whose view of this agent changed."""
+    def _announce(self, key: tuple[str, str], out: Effects,
+                  logins: set[str] | None = None) -> None:
+        """Emit presence records: the agent's bucket to each queue it serves, ``None`` to the
+        queues it no longer serves. After a sweep (``logins`` is ``None``) only when its effect
+        on its queues changed. After a batch, for every agent the batch touched, changed or
+        not, also to the queues of the logins the batch applied: a worker that crashed may have
+        announced any state between the stored one and the crash, to any of those queues, and
+        this run must override each of them.
+
+        The sequence number is the agent's position in its partition (then a count for
+        announcements with no new record): the same records give the same number and the same
+        state, so a queue owner that ignores a number it has already seen stays right however
+        the redelivered batches fall."""
         entry = self.agents[key]
         s = entry.state.present()
         queues = s.queues if s.logged_in else ()
         bucket = QUEUE_BUCKET[s.state()] if s.logged_in else None
-        if (queues, bucket) == (entry.queues, entry.bucket):
+        if logins is None and (queues, bucket) == (entry.queues, entry.bucket):
             return
-        entry.seq += 1
-        for queue in sorted(set(entry.queues) | set(queues)):
+        base = (entry.last_offset + 1) << 16
+        entry.seq = base if entry.seq < base else entry.seq + 1
+        for queue in sorted(set(entry.queues) | set(queues) | (logins or set())):
             rec = PresenceRecord(key[0], queue, key[1], bucket if queue in queues else None,
                                  entry.seq)
             out.presence.append((queue.encode(), _JSON.encode(rec)))
