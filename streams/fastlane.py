@@ -36,6 +36,9 @@ BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 FETCH_MAX_WAIT_MS = 100
 
 
+_ANY = -1  # a partition whose position the client could not tell: take what comes
+
+
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     _servers: list[str]
 
@@ -58,7 +61,22 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class BatchingConsumer(faust_aiokafka.Consumer):
-    """Faust's consumer with a batch lane for the app's ``batch_topics``."""
+    """Faust's consumer with a batch lane for the app's ``batch_topics``.
+
+    The lane takes a partition's records only in offset order from the position the last seek
+    set (``_expected``: the next offset it accepts). Faust resumes a partition before seeking
+    it to its committed offset once a rebalance's recovery is done, so a fetch from the old
+    position can arrive first; and records fetched while a partition was paused are dropped
+    by Faust without a seek back. Taken as they come, either would skip records for good
+    (the kill -9 test caught both). A record past the expected offset is dropped and the
+    partition sought back; only if the same hole comes back three times (records deleted,
+    or transaction markers) does the lane step over it, with a warning.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._expected: dict[Any, int] = {}  # partition -> the next offset the lane takes
+        self._holes: dict[tuple[Any, int], int] = {}  # (partition, offset) -> seeks back
+        super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> Any:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -71,31 +89,41 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         handler, lane = app.batch_handler, app.batch_topics
         callback = self.callback
         consumer_stopped, fetcher_stopped = self._stopped.is_set, fetcher._stopped.is_set
-        read_offset = self._read_offset
-        acks_enabled_for = self.app.topics.acks_enabled_for
+        read_offset, expected = self._read_offset, self._expected
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 batch: list[Message] = []
+                early: dict[Any, int] = {}  # partition -> first offset past the expected one
                 await asyncio.sleep(0)
                 async for tp, message in self.getmany(timeout=1.0):
                     offset = message.offset
-                    r_offset = read_offset[tp]
-                    if r_offset is not None and offset < r_offset:
-                        continue  # fetched twice around a seek: Faust drops these too
-                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
-                        await self._add_gap(tp, r_offset + 1, offset)  # compacted or aborted
-                    if tp.topic in lane:
-                        self.track_message(message)
-                        batch.append(message)
-                    else:
-                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    if tp.topic not in lane:
+                        r_offset = read_offset[tp]
+                        if r_offset is None or offset >= r_offset:
+                            await self.wait_first(callback(message), self.suspend_flow.wait())
+                            read_offset[tp] = offset
+                        continue
+                    want = expected.get(tp)
+                    if want is None:
+                        continue  # fetched before the partition was positioned
+                    if want != _ANY:
+                        if offset < want:
+                            continue  # read already
+                        if offset > want:
+                            early.setdefault(tp, offset)
+                            continue
+                    expected[tp] = offset + 1
                     read_offset[tp] = offset
+                    self.track_message(message)
+                    batch.append(message)
                 if batch and self.flow_active:
                     # Not acked when a rebalance began meanwhile: the next owner (maybe us)
                     # gets them again from the committed offsets.
                     await handler(batch)
                     for message in batch:
                         self.ack(message)
+                for tp, offset in early.items():
+                    await self._hole(tp, offset)
                 if self._n_acked >= (self._commit_every or 1 << 62):
                     self._n_acked = 0
                     await self.commit()
@@ -105,6 +133,45 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         except asyncio.CancelledError:
             if not self.transport.app.should_stop:
                 raise
+
+    async def _hole(self, tp: Any, offset: int) -> None:
+        """Records before ``offset`` were not delivered: seek back to them, or after three
+        tries (they are gone) go on from ``offset``."""
+        want = self._expected.get(tp)
+        if want is None or want == _ANY or offset <= want:
+            return
+        tries = self._holes.get((tp, want), 0) + 1
+        if tries < 3:
+            self._holes[(tp, want)] = tries
+            await self.seek(tp, want)
+            return
+        log.warning("%s: offsets %d to %d never arrived (deleted, or transaction markers); "
+                    "going on from %d", tp, want, offset - 1, offset)
+        del self._holes[(tp, want)]
+        await self._add_gap(tp, want, offset - 1)  # so commits can pass them
+        self._expected[tp] = offset
+        await self.seek(tp, offset)
+
+    async def perform_seek(self) -> None:
+        """Seek every partition to its committed offset (Faust), our topics' partitions with
+        none to the start of their log (aiokafka leaves those where the fetcher stopped;
+        ``auto_offset_reset`` is ``earliest``), and take the resulting positions as the
+        offsets the lane expects next."""
+        await super().perform_seek()
+        lane = cast(BatchingApp, self.app).batch_topics
+        mine = [tp for tp in self.assignment() if tp.topic in lane]
+        fresh = [faust_aiokafka.ensure_aiokafka_TP(tp) for tp in mine
+                 if self._committed_offset.get(tp) is None]
+        if fresh:
+            await self._thread.seek_to_beginning(*fresh)
+        for tp in mine:
+            position = await self._thread.position(tp)
+            self._expected[tp] = _ANY if position is None else position
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        for tp in revoked:
+            self._expected.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
 
 class BatchingTransport(faust_aiokafka.Transport):

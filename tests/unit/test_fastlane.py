@@ -1,0 +1,87 @@
+"""The batch lane takes a partition's records only in offset order from its sought position:
+records fetched before the seek, or past a hole, never reach the worker (``streams.fastlane``).
+
+A real ``BatchingConsumer`` of an app that is never started; its fetch (``getmany``) and seek
+are fakes, so the lane's own logic runs with no broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import faust
+from faust.types import TP, Message
+
+from streams.fastlane import BatchingApp, BatchingConsumer
+
+T0 = TP("calls", 0)
+T1 = TP("calls", 1)
+
+
+def msg(tp: TP, offset: int) -> Message:
+    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, tp=tp)
+
+
+class Lane:
+    """Drives one consumer's lane over scripted fetches and records what it did."""
+
+    def __init__(self, fetches: list[list[tuple[TP, int]]]) -> None:
+        app = BatchingApp("lane-test", broker="kafka://127.0.0.1:1", autodiscover=False,
+                          store="memory://")
+        app.topic("calls", key_type=bytes, value_type=bytes)
+        app.batch_topics = frozenset({"calls"})
+        app.batch_handler = self.handle
+        self.consumer: BatchingConsumer = app.consumer  # type: ignore[assignment]
+        self.fetches = fetches
+        self.handed: list[list[tuple[int, int]]] = []
+        self.seeks: list[tuple[TP, int]] = []
+        self.gaps: list[tuple[TP, int, int]] = []
+        self.consumer.getmany = self.getmany  # type: ignore[method-assign]
+        self.consumer.seek = self.seek  # type: ignore[method-assign]
+        self.consumer._add_gap = self.add_gap  # type: ignore[method-assign]
+        self.fetcher = faust.Service()
+
+    async def handle(self, batch: Sequence[Message]) -> None:
+        self.handed.append([(m.partition, m.offset) for m in batch])
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        if not self.fetches:
+            self.fetcher._stopped.set()
+            return
+        for tp, offset in self.fetches.pop(0):
+            yield tp, msg(tp, offset)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def add_gap(self, tp: TP, first: int, last: int) -> None:
+        self.gaps.append((tp, first, last))
+
+    def run(self, expected: dict[TP, int]) -> None:
+        self.consumer._expected.update(expected)
+        self.consumer.flow_active = True
+        asyncio.run(self.consumer._drain_messages(self.fetcher))
+
+
+def test_records_before_the_sought_position_or_of_unpositioned_partitions_are_skipped() -> None:
+    lane = Lane([[(T0, 3), (T0, 4), (T0, 5), (T0, 6), (T1, 0)]])
+    lane.run({T0: 5})  # T1 not positioned yet: its records came from before the seek
+    assert lane.handed == [[(0, 5), (0, 6)]]
+    assert lane.consumer._expected[T0] == 7 and lane.seeks == []
+
+
+def test_records_past_a_hole_are_dropped_and_the_partition_sought_back() -> None:
+    lane = Lane([[(T0, 8), (T0, 9)], [(T0, 5), (T0, 6), (T0, 7), (T0, 8)]])
+    lane.run({T0: 5})
+    assert lane.seeks == [(T0, 5)]  # once per fetch, not per record
+    assert lane.handed == [[(0, 5), (0, 6), (0, 7), (0, 8)]]
+
+
+def test_a_hole_that_comes_back_three_times_is_stepped_over() -> None:
+    lane = Lane([[(T0, 9)], [(T0, 9)], [(T0, 9), (T0, 10)]])
+    lane.run({T0: 5})
+    assert lane.seeks == [(T0, 5), (T0, 5), (T0, 9)]
+    assert lane.gaps == [(T0, 5, 8)]  # so commits can pass the offsets that never came
+    assert lane.consumer._expected[T0] == 9
+    assert lane.handed == []  # the records of that fetch come again after the seek
