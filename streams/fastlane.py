@@ -117,11 +117,14 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                     self.track_message(message)
                     batch.append(message)
                 if batch and self.flow_active:
-                    # Not acked when a rebalance began meanwhile: the next owner (maybe us)
-                    # gets them again from the committed offsets.
                     await handler(batch)
                     for message in batch:
                         self.ack(message)
+                elif batch:
+                    # A rebalance began meanwhile: not handed over, not acked; the next owner
+                    # (maybe us, after a seek) reads them again, so expect them again too.
+                    for message in reversed(batch):
+                        expected[message.tp] = message.offset
                 for tp, offset in early.items():
                     await self._hole(tp, offset)
                 if self._n_acked >= (self._commit_every or 1 << 62):

@@ -57,9 +57,9 @@ class Lane:
     async def add_gap(self, tp: TP, first: int, last: int) -> None:
         self.gaps.append((tp, first, last))
 
-    def run(self, expected: dict[TP, int]) -> None:
+    def run(self, expected: dict[TP, int], flow_active: bool = True) -> None:
         self.consumer._expected.update(expected)
-        self.consumer.flow_active = True
+        self.consumer.flow_active = flow_active
         asyncio.run(self.consumer._drain_messages(self.fetcher))
 
 
@@ -84,3 +84,10 @@ def test_a_hole_that_comes_back_three_times_is_stepped_over() -> None:
     assert lane.gaps == [(T0, 5, 8)]  # so commits can pass the offsets that never came
     assert lane.consumer._expected[T0] == 9
     assert lane.handed == []  # the records of that fetch come again after the seek
+
+
+def test_a_batch_not_handed_over_during_a_rebalance_is_expected_again() -> None:
+    lane = Lane([[(T0, 5), (T0, 6)]])
+    lane.run({T0: 5}, flow_active=False)
+    assert lane.handed == []
+    assert lane.consumer._expected[T0] == 5  # so the same records are taken when they return
