@@ -216,10 +216,9 @@ class Worker:
             CALLS: {tp.partition for tp in assigned if tp.topic == s.calls_topic},
             AGENTS: {tp.partition for tp in assigned if tp.topic == s.agents_topic},
         }
-        # Table writes pick their changelog partition with the producer's partitioner, which
-        # needs the topics' metadata at hand. Once the producer tracks any topic, aiokafka's
-        # metadata refreshes cover only tracked topics, so every topic we produce to is
-        # tracked explicitly (else the first forward would drop the changelogs' metadata).
+        # Every topic the worker produces to is tracked, and its metadata fetched, before the
+        # first batch: once the producer tracks any topic, aiokafka's metadata refreshes cover
+        # only tracked topics, and a send to another one waits for a refresh of its own.
         producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
         names = [t.changelog_topic.get_topic_name() for t in (self.queue_table, self.agent_table)]
         names += [s.agents_topic, s.presence_topic, s.dlq_topic]
