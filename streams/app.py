@@ -107,6 +107,7 @@ class Worker:
         self._lock = asyncio.Lock()
         self._publishing = asyncio.Lock()  # one Redis write at a time, in order
         self._publish_task: asyncio.Task[None] | None = None
+        self._publish_wanted = False  # a batch changed something since the last publish began
         self._next_publish = 0.0  # time.monotonic() before which no batch publishes
         self._next_refresh = self._next_sweep = self._next_config = 0.0
         self._wire()
@@ -201,11 +202,12 @@ class Worker:
 
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
         s = self.settings
-        for kind, topic in ((CALLS, s.calls_topic), (AGENTS, s.agents_topic)):
-            gone = {tp.partition for tp in revoked if tp.topic == topic}
-            if gone:
-                self.core.drop_partitions(kind, gone)
-                self.owned[kind] -= gone
+        async with self._lock:  # a sweep's or a reconfiguration's store finishes first
+            for kind, topic in ((CALLS, s.calls_topic), (AGENTS, s.agents_topic)):
+                gone = {tp.partition for tp in revoked if tp.topic == topic}
+                if gone:
+                    self.core.drop_partitions(kind, gone)
+                    self.owned[kind] -= gone
         for key in [k for k in self.views if k not in self.core.queues]:
             del self.views[key]
         log.info("partitions revoked: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
@@ -275,14 +277,20 @@ class Worker:
         """Publish what changed as soon as the spacing allows. Snapshots show folded states
         before they are stored; after a crash the same records fold to the same figures again
         (until it has caught up, a restarted worker shows its last stored ones)."""
+        self._publish_wanted = True
         if self._publish_task is None or self._publish_task.done():
             self._publish_task = asyncio.ensure_future(self._publish_when_due())
 
     async def _publish_when_due(self) -> None:
-        wait_s = self._next_publish - time.monotonic()
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
-        await self._publish(refresh=False)
+        try:
+            while self._publish_wanted:  # batches folded during a publish go out right after
+                wait_s = self._next_publish - time.monotonic()
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
+                self._publish_wanted = False
+                await self._publish(refresh=False)
+        except Exception:  # a task nobody awaits: say it, the next tick publishes anyway
+            log.exception("publishing after a batch failed")
 
     async def _publish(self, refresh: bool) -> None:
         async with self._publishing:  # "now" read once it is our turn

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import Message
 
@@ -34,9 +35,6 @@ BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
 # wait: measured produce-to-consume p50 415 ms at 1.5 s and 27 ms at 0.1 s. A short wait only
 # costs an idle worker a few empty fetches a second.
 FETCH_MAX_WAIT_MS = 100
-
-
-_ANY = -1  # a partition whose position the client could not tell: take what comes
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -63,14 +61,14 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class BatchingConsumer(faust_aiokafka.Consumer):
     """Faust's consumer with a batch lane for the app's ``batch_topics``.
 
-    The lane takes a partition's records only in offset order from the position the last seek
-    set (``_expected``: the next offset it accepts). Faust resumes a partition before seeking
+    The lane takes a partition's records only in offset order from the offset the last seek
+    went to (``_expected``: the next offset it accepts). Faust resumes a partition before seeking
     it to its committed offset once a rebalance's recovery is done, so a fetch from the old
     position can arrive first; and records fetched while a partition was paused are dropped
     by Faust without a seek back. Taken as they come, either would skip records for good
     (the kill -9 test caught both). A record past the expected offset is dropped and the
-    partition sought back; only if the same hole comes back three times (records deleted,
-    or transaction markers) does the lane step over it, with a warning.
+    partition sought back; the third time the same hole is seen (records deleted, or
+    transaction markers) the lane steps over it, with a warning.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,7 +87,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         handler, lane = app.batch_handler, app.batch_topics
         callback = self.callback
         consumer_stopped, fetcher_stopped = self._stopped.is_set, fetcher._stopped.is_set
-        read_offset, expected = self._read_offset, self._expected
+        read_offset, expected, holes = self._read_offset, self._expected, self._holes
         try:
             while not (consumer_stopped() or fetcher_stopped()):
                 batch: list[Message] = []
@@ -104,25 +102,27 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                             read_offset[tp] = offset
                         continue
                     want = expected.get(tp)
-                    if want is None:
-                        continue  # fetched before the partition was positioned
-                    if want != _ANY:
-                        if offset < want:
-                            continue  # read already
-                        if offset > want:
-                            early.setdefault(tp, offset)
-                            continue
+                    if want is None or offset < want:
+                        continue  # fetched before the partition was positioned, or read already
+                    if offset > want:
+                        early.setdefault(tp, offset)
+                        continue
                     expected[tp] = offset + 1
                     read_offset[tp] = offset
-                    self.track_message(message)
                     batch.append(message)
+                if holes and batch:
+                    for message in batch:
+                        holes.pop((message.tp, message.offset), None)
                 if batch and self.flow_active:
+                    for message in batch:
+                        self.track_message(message)
                     await handler(batch)
                     for message in batch:
                         self.ack(message)
                 elif batch:
-                    # A rebalance began meanwhile: not handed over, not acked; the next owner
-                    # (maybe us, after a seek) reads them again, so expect them again too.
+                    # A rebalance began meanwhile: not handed over (nor tracked, so nothing
+                    # waits for their acks); the next owner, maybe us after a seek, reads them
+                    # again, so expect them again too.
                     for message in reversed(batch):
                         expected[message.tp] = message.offset
                 for tp, offset in early.items():
@@ -138,42 +138,57 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 raise
 
     async def _hole(self, tp: Any, offset: int) -> None:
-        """Records before ``offset`` were not delivered: seek back to them, or after three
-        tries (they are gone) go on from ``offset``."""
+        """Records from the expected offset to ``offset`` did not come: seek back to them; the
+        third time (they are gone) go on from ``offset``."""
         want = self._expected.get(tp)
-        if want is None or want == _ANY or offset <= want:
+        if want is None or offset <= want:
             return
-        tries = self._holes.get((tp, want), 0) + 1
-        if tries < 3:
-            self._holes[(tp, want)] = tries
-            await self.seek(tp, want)
+        seen = self._holes.get((tp, want), 0) + 1
+        if seen < 3:
+            self._holes[(tp, want)] = seen
+            await self._seek_lane(tp, want)
             return
         log.warning("%s: offsets %d to %d never arrived (deleted, or transaction markers); "
                     "going on from %d", tp, want, offset - 1, offset)
-        del self._holes[(tp, want)]
+        self._holes.pop((tp, want), None)
         await self._add_gap(tp, want, offset - 1)  # so commits can pass them
-        self._expected[tp] = offset
-        await self.seek(tp, offset)
+        if self._expected.get(tp) == want:  # not revoked or sought meanwhile
+            self._expected[tp] = offset
+            await self._seek_lane(tp, offset)
+
+    async def _seek_lane(self, tp: Any, offset: int) -> None:
+        try:
+            await self.seek(tp, offset)
+        except IllegalStateError:
+            self._expected.pop(tp, None)  # revoked meanwhile: the next owner reads it
 
     async def perform_seek(self) -> None:
-        """Seek every partition to its committed offset (Faust), our topics' partitions with
-        none to the start of their log (aiokafka leaves those where the fetcher stopped;
-        ``auto_offset_reset`` is ``earliest``), and take the resulting positions as the
-        offsets the lane expects next."""
+        """Seek every partition to its committed offset (Faust), and our topics' partitions
+        with none to the start of their log (aiokafka leaves those where the fetcher stopped;
+        ``auto_offset_reset`` is ``earliest``). The lane expects exactly those offsets, set
+        before the seeks: records the lane drops meanwhile move the client's position, so the
+        position is never what it expects."""
         await super().perform_seek()
         lane = cast(BatchingApp, self.app).batch_topics
         mine = [tp for tp in self.assignment() if tp.topic in lane]
-        fresh = [faust_aiokafka.ensure_aiokafka_TP(tp) for tp in mine
-                 if self._committed_offset.get(tp) is None]
+        starts = {tp: self._committed_offset.get(tp) for tp in mine}
+        fresh = [tp for tp, offset in starts.items() if offset is None]
         if fresh:
-            await self._thread.seek_to_beginning(*fresh)
+            starts.update(await self.earliest_offsets(*fresh))
         for tp in mine:
-            position = await self._thread.position(tp)
-            self._expected[tp] = _ANY if position is None else position
+            self._forget(tp)
+            self._expected[tp] = cast(int, starts[tp])
+        for tp in mine:
+            await self._seek_lane(tp, self._expected[tp])
+
+    def _forget(self, tp: Any) -> None:
+        self._expected.pop(tp, None)
+        for hole in [h for h in self._holes if h[0] == tp]:
+            del self._holes[hole]
 
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         for tp in revoked:
-            self._expected.pop(tp, None)
+            self._forget(tp)
         await super().on_partitions_revoked(revoked)
 
 

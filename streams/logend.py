@@ -48,15 +48,18 @@ async def log_ends(servers: Sequence[str], reported: Mapping[TPT, int], *,
             probe.seek(tp, max(0, reported[ours]))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        quiet = 0
         while True:
             batch = await probe.getmany(timeout_ms=_QUIET_MS)
             for tp, records in batch.items():
                 ours = known[tp]
                 ends[ours] = max(ends[ours], records[-1].offset + 1)
-            # Nothing for a whole quiet period (several fetches) and every partition has
-            # answered at least one fetch: the positions are the ends.
+            # Nothing for two quiet periods in a row (many fetches, so a slow answer is not
+            # taken for an empty one) and every partition has answered at least one fetch:
+            # the positions are the ends.
+            quiet = 0 if batch else quiet + 1
             answered = all(probe.highwater(tp) is not None for tp in known)
-            if not batch and (answered or loop.time() > deadline):
+            if quiet and ((quiet >= 2 and answered) or loop.time() > deadline):
                 return ends
     finally:
         await probe.stop()

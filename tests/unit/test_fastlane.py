@@ -10,6 +10,8 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import faust
+import pytest
+from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, Message
 
 from streams.fastlane import BatchingApp, BatchingConsumer
@@ -91,3 +93,32 @@ def test_a_batch_not_handed_over_during_a_rebalance_is_expected_again() -> None:
     lane.run({T0: 5}, flow_active=False)
     assert lane.handed == []
     assert lane.consumer._expected[T0] == 5  # so the same records are taken when they return
+
+
+def test_a_hole_counts_again_from_zero_once_the_records_came() -> None:
+    lane = Lane([[(T0, 9)], [(T0, 5)], [(T0, 9)], [(T0, 6), (T0, 9)]])
+    lane.run({T0: 5})
+    assert (T0, 6) not in {(tp, o) for tp, o, _ in lane.gaps}
+    assert lane.seeks == [(T0, 5), (T0, 6), (T0, 7)]  # never stepped over: the records come
+    assert lane.handed == [[(0, 5)], [(0, 6)]]
+
+
+def test_the_lane_expects_the_offsets_it_seeks_to_not_the_clients_position(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lane = Lane([])
+    consumer = lane.consumer
+
+    async def faust_seek(self: BatchingConsumer) -> None:
+        self._committed_offset.update({T0: 7, T1: None})
+
+    async def earliest(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 3)
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "perform_seek", faust_seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {T0, T1, TP("elsewhere", 0)})
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest)
+    consumer._holes[(T0, 4)] = 2  # an old count must not carry over
+    asyncio.run(consumer.perform_seek())
+    assert consumer._expected == {T0: 7, T1: 3}
+    assert sorted(lane.seeks) == [(T0, 7), (T1, 3)]
+    assert consumer._holes == {}
