@@ -198,7 +198,8 @@ class AgentState:
         self._commit_until(self.max_ts - self.grace_ms)
         return True
 
-    def _commit_until(self, ts_ms: int) -> None:
+    def _commit_until(self, ts_ms: int) -> int:
+        """Apply the buffered events up to ``ts_ms``; returns how many."""
         pending = self.pending
         n = 0
         while n < len(pending) and (pending[n][0] <= ts_ms or len(pending) - n > MAX_PENDING):
@@ -209,6 +210,7 @@ class AgentState:
             horizon = ts_ms - self.grace_ms
             if len(self.recent) > 64:
                 self.recent = {k: t for k, t in self.recent.items() if t >= horizon}
+        return n
 
     def _commit(self, e: ev.AnyEvent) -> None:
         ts = e.ts
@@ -274,10 +276,11 @@ class AgentState:
         if until_ms is not None and (self.clock_ms is None or until_ms > self.clock_ms):
             self._account(until_ms)
 
-    def sweep(self, now_ms: int) -> None:
+    def sweep(self, now_ms: int) -> bool:
         """Apply events older than the grace; reset an agent stuck on a call for 8 h without an
-        event to available (``spec/METRICS.md``, "Staleness and lost calls")."""
-        self._commit_until(now_ms - self.grace_ms)
+        event to available (``spec/METRICS.md``, "Staleness and lost calls"). Returns whether
+        the state changed."""
+        changed = self._commit_until(now_ms - self.grace_ms) > 0
         s = self.status
         if s.activity in (ON_CALL, ON_HOLD) and now_ms - self.last_event_ms > AGENT_STUCK_MS \
                 and not self.pending:
@@ -285,10 +288,13 @@ class AgentState:
             self._account(max(reset_at, self.clock_ms or reset_at))
             s.activity, s.call, s.since = IDLE, None, reset_at
             bump(self.janitor, "stuck_resets", 1)
+            changed = True
         if self.keep_intervals_ms is not None:
             floor = now_ms - self.keep_intervals_ms
             for start in [k for k in self.intervals if k < floor]:
                 del self.intervals[start]
+                changed = True
+        return changed
 
     def present(self) -> AgentStatus:
         """The present with buffered events applied (what a wallboard shows)."""

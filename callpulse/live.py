@@ -362,16 +362,11 @@ class LiveCore:
         state it changed (a buffered event applied, or a stuck agent reset)."""
         out = Effects()
         for (tenant, name), q in self.queues.items():
-            before = (len(q.calls), len(q.waiting), len(q.intervals), q.interval_floor_ms)
-            q.sweep(now_ms)
-            if before != (len(q.calls), len(q.waiting), len(q.intervals), q.interval_floor_ms):
+            if q.sweep(now_ms):
                 self.dirty_queue_keys.add(name)
                 self.changed_queues.add((tenant, name))
         for key, entry in self.agents.items():
-            a = entry.state
-            before_a = (len(a.pending), a.status.since, a.status.activity, len(a.intervals))
-            a.sweep(now_ms)
-            if before_a != (len(a.pending), a.status.since, a.status.activity, len(a.intervals)):
+            if entry.state.sweep(now_ms):
                 self.dirty_agent_keys.add(key[1])
                 self.changed_agents.add(key)
                 self._announce(key, out)

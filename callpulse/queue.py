@@ -202,8 +202,9 @@ class QueueState:
 
     # -- the janitor ------------------------------------------------------------------------
 
-    def sweep(self, now_ms: int) -> None:
-        """Close what can no longer change (``spec/METRICS.md``, "Staleness and lost calls").
+    def sweep(self, now_ms: int) -> bool:
+        """Close what can no longer change (``spec/METRICS.md``, "Staleness and lost calls");
+        returns whether the state changed (the live worker then stores and republishes it).
 
         Only looks at calls quiet for longer than the grace, so it never races an event that
         may still arrive out of order: a waiting call past ``max_wait_s`` becomes ``lost``; an
@@ -215,6 +216,7 @@ class QueueState:
         settled = now_ms - self.params.grace_ms
         max_wait_ms = round(self.cfg.max_wait_s * 1000)
         max_callback_ms = round(self.cfg.max_callback_age_s * 1000)
+        changed = False
         for call_id, call in list(self.calls.items()):
             if call.is_waiting():
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
@@ -223,6 +225,7 @@ class QueueState:
                 before = self._contributions(call, (G_LOST,))
                 call.lost_ts = call.last_ts = lost_at
                 self._settle(call_id, call, (G_LOST,), before)
+                changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
                 since = call.backlog_since()
@@ -235,13 +238,18 @@ class QueueState:
                 continue  # an event may still join it (see apply)
             else:
                 self._forget(call_id, call)
+                changed = True
                 continue
             del self.calls[call_id]
+            changed = True
         keep = self.params.keep_intervals_ms
         if keep is not None:
-            self.interval_floor_ms = self.calendar.interval_start(now_ms - keep)
-            for start in [s for s in self.intervals if s < self.interval_floor_ms]:
+            floor = self.calendar.interval_start(now_ms - keep)
+            changed = changed or floor != self.interval_floor_ms
+            self.interval_floor_ms = floor
+            for start in [s for s in self.intervals if s < floor]:
                 del self.intervals[start]
+        return changed
 
     def _forget(self, call_id: str, call: Call) -> None:
         if call.entry_ms() is None:

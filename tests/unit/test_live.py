@@ -322,3 +322,16 @@ def test_a_source_is_stale_after_30_s_of_silence_and_views_follow_changes() -> N
         T0 + 40_000)
     back = core.source_views(T0 + 40_000, refresh=False)["pbx"]
     assert not back["stale"] and back["alerts"] == [] and back["last_event_ms"] == T0 + 40_000
+
+
+def test_a_sweep_that_changes_a_state_marks_it_for_storing_and_one_that_does_not_leaves_it() -> None:
+    c = LiveCore(Config(), QueueParams(keep_intervals_ms=3_600_000))
+    c.fold([Record(CALLS, 0, 0, b"q1", raw("ringing", 1, 0, call_id="c1", queue="q1"))], WALL)
+    c.dirty_queue_keys.clear()
+    c.sweep(T0 + 60_000)  # the interval floor moves (first sweep); nothing else
+    assert c.dirty_queue_keys == {"q1"}
+    c.dirty_queue_keys.clear()
+    c.sweep(T0 + 61_000)  # same floor, the call still waiting within its limits
+    assert c.dirty_queue_keys == set()
+    c.sweep(T0 + 5 * 3_600_000)  # past max_wait_s: the call is lost, intervals dropped
+    assert c.dirty_queue_keys == {"q1"}
