@@ -45,6 +45,11 @@ _TIME_FIELD: Final = {
     AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
     WRAP_UP: A_WRAPUP,
 }
+# What an event applied to the agent counts (an ended call also counts its disposition).
+_COUNT_FIELD: Final[dict[type, int]] = {
+    ev.Answered: A_ANSWERED, ev.Ended: A_HANDLED, ev.RingNoAnswer: A_RNA,
+    ev.WrapupEnded: A_WRAPUPS,
+}
 _EVENT_CODEC: Final = msgspec.msgpack.Decoder(ev.AnyEvent)
 
 
@@ -120,36 +125,39 @@ class AgentStatus:
     def transition(self, e: ev.AnyEvent) -> None:
         """Apply one event's effect on the present (no accounting)."""
         before = self.state()
-        if isinstance(e, ev.AgentLogin):
+        # Exact types (event types are final): isinstance on msgspec Structs costs several
+        # times more, and this runs for every agent event. The ignores below are for mypy,
+        # which cannot narrow on `type(e) is`.
+        t = type(e)
+        if t is ev.AgentLogin:
             if not self.logged_in:
                 self.paused, self.reason, self.activity, self.call = False, None, IDLE, None
             self.logged_in = True
-            self.queues = tuple(sorted(set(e.queues)))
-            self.name = e.name if e.name is not None else self.name
-            self.team = e.team if e.team is not None else self.team
-        elif isinstance(e, ev.AgentLogout):
+            self.queues = tuple(sorted(set(e.queues)))  # type: ignore[union-attr]
+            self.name = e.name if e.name is not None else self.name  # type: ignore[union-attr]
+            self.team = e.team if e.team is not None else self.team  # type: ignore[union-attr]
+        elif t is ev.AgentLogout:
             self.logged_in, self.paused, self.reason = False, False, None
             self.activity, self.call = IDLE, None
         else:
             # Any other event from an agent shows the agent is working, so logged in.
             self.logged_in = True
-            if isinstance(e, ev.AgentReady):
+            if t is ev.AgentReady:
                 self.paused, self.reason = False, None
-            elif isinstance(e, ev.AgentNotReady):
-                self.paused, self.reason = True, e.reason
-            elif isinstance(e, ev.Answered):
-                self.activity, self.call = ON_CALL, e.call_id
-            elif isinstance(e, ev.Hold):
+            elif t is ev.AgentNotReady:
+                self.paused, self.reason = True, e.reason  # type: ignore[union-attr]
+            elif t is ev.Answered:
+                self.activity, self.call = ON_CALL, e.call_id  # type: ignore[union-attr]
+            elif t is ev.Hold:
                 if self.activity == ON_CALL:
                     self.activity = ON_HOLD
-            elif isinstance(e, ev.Unhold):
+            elif t is ev.Unhold:
                 if self.activity == ON_HOLD:
                     self.activity = ON_CALL
-            elif isinstance(e, ev.Ended | ev.WrapupEnded):
-                if isinstance(e, ev.WrapupEnded) or self.activity != WRAP_UP:
-                    self.activity, self.call = IDLE, None
-            elif isinstance(e, ev.WrapupStarted):
-                self.activity, self.call = WRAP_UP, e.call_id
+            elif t is ev.WrapupEnded or (t is ev.Ended and self.activity != WRAP_UP):
+                self.activity, self.call = IDLE, None
+            elif t is ev.WrapupStarted:
+                self.activity, self.call = WRAP_UP, e.call_id  # type: ignore[union-attr]
         if self.state() != before:
             self.since = e.ts
 
@@ -186,16 +194,24 @@ class AgentState:
     def apply(self, e: ev.AnyEvent) -> bool:
         """Buffer one agent event (or call event naming this agent); returns False for a
         duplicate."""
-        if e.id in self.recent:
+        ts, eid = e.ts, e.id
+        if eid in self.recent:
             return False
-        item = (e.ts, e.id, e)
-        at = bisect.bisect_left(self.pending, item[:2], key=lambda p: p[:2])
-        if at < len(self.pending) and self.pending[at][1] == e.id:
-            return False
-        self.pending.insert(at, item)
-        if e.ts > self.max_ts:
-            self.max_ts = e.ts
-        self._commit_until(self.max_ts - self.grace_ms)
+        pending = self.pending
+        last = pending[-1] if pending else None
+        if last is None or ts > last[0] or (ts == last[0] and eid > last[1]):
+            pending.append((ts, eid, e))  # the usual case: the newest so far
+        else:
+            # (ts, id) sorts before its own item, so this finds a duplicate's place.
+            at = bisect.bisect_left(pending, (ts, eid))
+            if at < len(pending) and pending[at][1] == eid and pending[at][0] == ts:
+                return False
+            pending.insert(at, (ts, eid, e))
+        if ts > self.max_ts:
+            self.max_ts = ts
+        cutoff = self.max_ts - self.grace_ms
+        if pending[0][0] <= cutoff or len(pending) > MAX_PENDING:
+            self._commit_until(cutoff)
         return True
 
     def _commit_until(self, ts_ms: int) -> int:
@@ -214,59 +230,57 @@ class AgentState:
 
     def _commit(self, e: ev.AnyEvent) -> None:
         ts = e.ts
-        if self.clock_ms is not None and ts < self.clock_ms:
+        clock = self.clock_ms
+        if clock is not None and ts < clock:
             bump(self.janitor, "late", 1)  # beyond the grace: keep its effect, not its time
         else:
             self._account(ts)
+            clock = ts
         self.recent[e.id] = ts
-        self.last_event_ms = max(self.last_event_ms, ts)
+        if ts > self.last_event_ms:
+            self.last_event_ms = ts
         self.status.transition(e)
-        at = max(ts, self.clock_ms or ts)
-        if isinstance(e, ev.Answered):
-            self._count(at, A_ANSWERED, 1)
-        elif isinstance(e, ev.Ended):
-            self._count(at, A_HANDLED, 1, e.disposition)
-            if e.disposition == "sale":
-                self._count(at, A_SALES, 1)
-        elif isinstance(e, ev.RingNoAnswer):
-            self._count(at, A_RNA, 1)
-        elif isinstance(e, ev.WrapupEnded):
-            self._count(at, A_WRAPUPS, 1)
+        field = _COUNT_FIELD.get(type(e))
+        if field is None:
+            return
+        disposition = e.disposition if field == A_HANDLED else None  # type: ignore[union-attr]
+        for tally in self._tallies(clock):
+            v = tally.v
+            v[field] += 1
+            if disposition is not None:
+                bump(tally.dispositions, disposition, 1)
+                if disposition == "sale":
+                    v[A_SALES] += 1
 
-    def _tallies(self, ts: int) -> tuple[AgentTally | None, AgentTally]:
+    def _tallies(self, ts: int) -> tuple[AgentTally, ...]:
+        """The tallies time or counts at ``ts`` go to: its interval's, and today's unless
+        ``ts`` is before today (a late event)."""
         start, end = self.today_bounds
         if ts >= end:
             self.today_bounds = self.calendar.day(ts)
             self.today = AgentTally()
             start = self.today_bounds[0]
-        interval = self.calendar.interval_start(ts)
+        interval = self.calendar.interval(ts)[0]
         tally = self.intervals.get(interval)
         if tally is None:
             tally = self.intervals[interval] = AgentTally()
-        return (self.today if ts >= start else None), tally
-
-    def _count(self, ts: int, field: int, n: int, disposition: str | None = None) -> None:
-        for tally in self._tallies(ts):
-            if tally is not None:
-                tally.v[field] += n
-                if disposition is not None:
-                    bump(tally.dispositions, disposition, n)
+        return (self.today, tally) if ts >= start else (tally,)
 
     def _account(self, until_ms: int) -> None:
         """Add the time since the clock to the current state, split at interval borders."""
         t = self.clock_ms
         self.clock_ms = until_ms
-        state = self.status.state()
-        if t is None or state == LOGGED_OUT:
+        if t is None or not self.status.logged_in:
             return
-        field = _TIME_FIELD.get(state)
+        field = _TIME_FIELD.get(self.status.state())
         while t < until_ms:
-            end = min(until_ms, self.calendar.next_interval(self.calendar.interval_start(t)))
+            end = min(until_ms, self.calendar.interval(t)[1])
+            span = end - t
             for tally in self._tallies(t):
-                if tally is not None:
-                    tally.v[A_LOGIN] += end - t
-                    if field is not None:
-                        tally.v[field] += end - t
+                v = tally.v
+                v[A_LOGIN] += span
+                if field is not None:
+                    v[field] += span
             t = end
 
     def flush(self, until_ms: int | None = None) -> None:

@@ -18,13 +18,16 @@ from .agents import AGENT_STUCK_MS
 from .calls import ALL_GROUPS, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
-from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
+from .tally import MAX_WAIT_MS, NF, Tally, bump, frame_keys
 from .timeframes import Calendar
 
 # Upper bounds of the wait histogram (``callpulse_queue_wait_seconds``, spec/METRICS.md
 # "Prometheus names"); one more bucket holds the waits above the last.
 WAIT_BUCKETS_S: Final = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 _WAIT_BOUNDS_MS: Final = tuple(b * 1000 for b in WAIT_BUCKETS_S)
+# Where _add writes what has no tally to go to (a contribution before today, or in an interval
+# already dropped); never read.
+_SCRATCH: Final = [0] * NF
 
 
 class QueueParams:
@@ -104,8 +107,8 @@ class QueueState:
         ts = e.ts
         call = self.calls.get(e.call_id)
         grace = self.params.grace_ms
-        if call is not None and ts > call.last_ts + call.final_after_ms(grace) \
-                and not call.is_open():
+        if call is not None and ts > call.last_ts + grace \
+                and ts > call.last_ts + call.final_after_ms(grace) and not call.is_open():
             # A finished, quiet call is final: a later event starts a new record, whether or
             # not the janitor has swept the old one yet, so results do not depend on when
             # sweeps happen.
@@ -116,13 +119,13 @@ class QueueState:
                 bump(self.janitor, "late", 1)
                 return False
             call = self.calls[e.call_id] = Call()
+        elif call.counted is None:
+            call.counted = self._contributions(call, ALL_GROUPS)
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups.
-        moves = call.ring is None or isinstance(e, ev.Ringing)
-        groups = ALL_GROUPS if moves else GROUPS_OF[type(e)]
-        before = self._contributions(call, groups)
-        call.record(e)
-        self._settle(e.call_id, call, groups, before)
+        moves = call.ring is None or type(e) is ev.Ringing
+        if call.record(e):
+            self._settle(e.call_id, call, ALL_GROUPS if moves else GROUPS_OF[type(e)])
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -138,35 +141,40 @@ class QueueState:
         self.cfg = cfg
         if thresholds == self.thresholds_ms:
             return
-        before = [(cid, call, self._contributions(call, ALL_GROUPS))
-                  for cid, call in self.calls.items()]
+        for call in self.calls.values():
+            if call.counted is None:
+                call.counted = self._contributions(call, ALL_GROUPS)
         self.thresholds_ms = thresholds
-        for cid, call, old in before:
-            self._settle(cid, call, ALL_GROUPS, old)
+        for cid, call in self.calls.items():
+            self._settle(cid, call, ALL_GROUPS)
 
     def _contributions(
         self, call: Call, groups: tuple[int, ...],
     ) -> list[tuple[Contribution, ...]]:
-        """The call's contributions in ``groups`` (none while its entry time is unknown). The
-        counters always hold exactly these, so they are recomputed rather than stored."""
+        """The call's contributions in ``groups`` (none while its entry time is unknown),
+        computed from its record."""
         entry = call.entry_ms()
         if entry is None:
             return [()] * len(groups)
         threshold_ms, short_ms = self.thresholds_ms
         return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
 
-    def _settle(
-        self, call_id: str, call: Call, groups: tuple[int, ...],
-        before: list[tuple[Contribution, ...]],
-    ) -> None:
-        """Replace the call's contributions ``before`` a change by its contributions now, in
-        ``groups`` (the only ones the change can touch)."""
-        for old, new in zip(before, self._contributions(call, groups), strict=True):
+    def _settle(self, call_id: str, call: Call, groups: tuple[int, ...]) -> None:
+        """Bring the counters from what they hold for the call (``call.counted``) to its
+        contributions now, in ``groups`` (the only ones its change can touch)."""
+        counted = call.counted
+        assert counted is not None  # computed before the record changed
+        entry = call.entry_ms()
+        threshold_ms, short_ms = self.thresholds_ms
+        for g in groups:
+            new = () if entry is None else call.facet(g, entry, threshold_ms, short_ms)
+            old = counted[g]
             if old != new:
                 for c in old:
                     self._add(c, -1)
                 for c in new:
                     self._add(c, 1)
+                counted[g] = new
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
         else:
@@ -178,6 +186,8 @@ class QueueState:
             self.backlog[call_id] = since
 
     def _add(self, c: Contribution, sign: int) -> None:
+        """Add (``sign`` 1) or take back (-1) one contribution in the ring, `today` and its
+        interval. A maximum (``MAX_WAIT_MS``) only grows: a retraction cannot lower it."""
         ts, entry, deltas, reason, disposition = c
         self.ring.add(ts, deltas, sign)
         start, end = self.today_bounds
@@ -186,16 +196,34 @@ class QueueState:
             self.today = Tally()
             self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
             start = self.today_bounds[0]
-        if ts >= start:
-            wait = _add_tally(self.today, deltas, sign, reason, disposition)
-            if wait is not None:
-                self.today_waits[bisect_left(_WAIT_BOUNDS_MS, wait)] += sign
-        interval = self.calendar.interval_start(entry)
+        today = self.today if ts >= start else None
+        interval = self.calendar.interval(entry)[0]
+        tally = None
         if interval >= self.interval_floor_ms:
             tally = self.intervals.get(interval)
             if tally is None:
                 tally = self.intervals[interval] = Tally()
-            _add_tally(tally, deltas, sign, reason, disposition)
+        # One pass over the deltas for both tallies; a missing one gets a scratch vector.
+        tv = _SCRATCH if today is None else today.v
+        iv = _SCRATCH if tally is None else tally.v
+        for field, delta in deltas:
+            if field == MAX_WAIT_MS:
+                if today is not None:
+                    self.today_waits[bisect_left(_WAIT_BOUNDS_MS, delta)] += sign
+                if sign > 0:
+                    if delta > tv[field]:
+                        tv[field] = delta
+                    if delta > iv[field]:
+                        iv[field] = delta
+            else:
+                tv[field] += sign * delta
+                iv[field] += sign * delta
+        for t in (today, tally):
+            if t is not None:
+                if reason is not None:
+                    bump(t.flowed_by_reason, reason, sign)
+                if disposition is not None:
+                    bump(t.dispositions, disposition, sign)
 
     def _oldest_held_ms(self) -> int:
         return min(self.ring.oldest_ms(), self.today_bounds[0], self.interval_floor_ms)
@@ -222,9 +250,10 @@ class QueueState:
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
                 if lost_at >= settled:
                     continue
-                before = self._contributions(call, (G_LOST,))
+                if call.counted is None:
+                    call.counted = self._contributions(call, ALL_GROUPS)
                 call.lost_ts = call.last_ts = lost_at
-                self._settle(call_id, call, (G_LOST,), before)
+                self._settle(call_id, call, (G_LOST,))
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
@@ -314,24 +343,3 @@ def live_staffing(
     needed = erlang.agents_needed(traffic, aht_s, cfg.sl_threshold_s, cfg.sl_goal_ratio)
     wait = erlang.asa_s(logged_in, traffic, aht_s) if logged_in else None
     return {"agents_needed": needed, "predicted_wait_s": None if wait is None else round(wait, 2)}
-
-
-def _add_tally(
-    tally: Tally, deltas: tuple[tuple[int, int], ...], sign: int, reason: str | None,
-    disposition: str | None,
-) -> int | None:
-    """Add ``sign`` times a contribution; returns its wait when it is an outcome's."""
-    v = tally.v
-    wait = None
-    for field, delta in deltas:
-        if field == MAX_WAIT_MS:  # a maximum: a retraction cannot lower it
-            wait = delta
-            if sign > 0 and delta > v[field]:
-                v[field] = delta
-        else:
-            v[field] += sign * delta
-    if reason is not None:
-        bump(tally.flowed_by_reason, reason, sign)
-    if disposition is not None:
-        bump(tally.dispositions, disposition, sign)
-    return wait

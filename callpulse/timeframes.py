@@ -107,12 +107,17 @@ class Calendar:
     def interval_start(self, ts_ms: int) -> int:
         """Start of the report interval holding ``ts_ms``: aligned to the local clock (and to
         the day start), or the whole business day for ``1d``."""
-        start, end = self._interval
-        if start <= ts_ms < end:
-            return start
+        return self.interval(ts_ms)[0]
+
+    def interval(self, ts_ms: int) -> tuple[int, int]:
+        """``[start, end)`` of the report interval holding ``ts_ms`` (see
+        :meth:`interval_start`); the last one is cached, as most calls fall in it."""
+        bounds = self._interval
+        if bounds[0] <= ts_ms < bounds[1]:
+            return bounds
         start = self._interval_start(ts_ms)
-        self._interval = (start, self.next_interval(start))
-        return start
+        self._interval = bounds = (start, self.next_interval(start))
+        return bounds
 
     def _interval_start(self, ts_ms: int) -> int:
         day_start, _ = self.day(ts_ms)
