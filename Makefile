@@ -10,7 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+# Installing compiles the core with mypyc (setup.py), so a changed core source reinstalls;
+# the old extensions go first, as one left behind would shadow a module no longer compiled.
+COMPILED_CORE = callpulse/*.so *__mypyc*.so
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard callpulse/*.py)
+	rm -f $(COMPILED_CORE)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -23,7 +27,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check callpulse streams producers launcher tests benchmarks
+	$(BIN)/ruff check callpulse streams producers launcher tests benchmarks setup.py
 	$(BIN)/mypy
 
 # Peers (Quix Streams) come from the [bench] extra; the worker benchmarks start their own
@@ -38,4 +42,4 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker_memory.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(COMPILED_CORE)

@@ -13,6 +13,7 @@ from synthetic import stream
 
 from callpulse.config import Config
 from callpulse.engine import Engine
+from callpulse.gc_tuning import tune_gc
 from callpulse.queue import QueueParams
 
 
@@ -25,6 +26,7 @@ def main() -> None:
     args = p.parse_args()
     events = list(stream(args.events, queues=args.queues, agents=args.agents))
     calls = sum(1 for e in events if e.__class__.__name__ == "CallEvent" or hasattr(e, "call_id"))
+    tune_gc()  # as replay and the worker do
     rates = []
     for _ in range(args.repeat):
         engine = Engine(Config(), QueueParams(keep_intervals_ms=86_400_000))

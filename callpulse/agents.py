@@ -118,8 +118,10 @@ class AgentStatus:
 
     def copy(self) -> AgentStatus:
         other = AgentStatus()
-        for slot in AgentStatus.__slots__:
-            setattr(other, slot, getattr(self, slot))
+        (other.activity, other.call, other.logged_in, other.name, other.paused, other.queues,
+         other.reason, other.since, other.team) = (
+            self.activity, self.call, self.logged_in, self.name, self.paused, self.queues,
+            self.reason, self.since, self.team)
         return other
 
     def transition(self, e: ev.AnyEvent) -> None:

@@ -15,6 +15,7 @@ from .config import Config, load_config
 from .engine import Engine
 from .errors import CallpulseError, ConfigError
 from .events import datetime_to_ms
+from .gc_tuning import tune_gc
 from .inputs import FORMATS, detect_format, read_events
 from .queue import QueueParams
 from .report import build_report, render_table
@@ -105,6 +106,7 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_replay(args: argparse.Namespace) -> int:
+    tune_gc()
     report = replay(args)
     sys.stdout.write(json.dumps(report, indent=1) + "\n" if args.json else render_table(report))
     return 0

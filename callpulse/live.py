@@ -34,6 +34,7 @@ from .alerts import SOURCE_STALE_MS, evaluate, rule_values, stale_sources
 from .codec import agent_from_bytes, agent_to_bytes, queue_from_bytes, queue_to_bytes
 from .config import Config
 from .errors import StateFormatError
+from .presence import PresenceRecord, decode_presence
 from .queue import QueueParams, QueueState
 from .timeframes import Calendar
 
@@ -69,20 +70,6 @@ def _unpack_value(data: bytes) -> Any:
     if data[:1] != _VALUE_FORMAT:
         raise ValueError(f"unknown table value format {data[:1]!r}")
     return _UNPACK.decode(zlib.decompress(data[1:]))
-
-
-class PresenceRecord(msgspec.Struct, frozen=True):
-    """An agent's bucket (``available``, ``on_call``, ``wrap_up``, ``not_ready``, or ``None``
-    when it no longer serves the queue) as seen by one queue; ``seq`` orders them per agent."""
-
-    tenant: str
-    queue: str
-    agent: str
-    bucket: str | None
-    seq: int
-
-
-_PRESENCE_DECODER: Final = msgspec.json.Decoder(PresenceRecord)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +260,8 @@ class LiveCore:
         self.dirty_agent_keys.add(key[1])
 
     def _presence(self, r: Record) -> None:
-        try:
-            rec = _PRESENCE_DECODER.decode(r.value or b"")
-        except msgspec.DecodeError:
+        rec = decode_presence(r.value or b"")
+        if rec is None:
             return  # our own topic; a foreign record there is ignored
         self._placed(PRESENCE, rec.queue, r.partition)
         self.queue(rec.tenant, rec.queue)

@@ -28,6 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from callpulse.clock import EventClock
 from callpulse.config import Config, load_config, with_live_overrides
 from callpulse.errors import ConfigError
+from callpulse.gc_tuning import tune_gc
 from callpulse.live import AGENTS, CALLS, PRESENCE, Effects, LiveCore, Record
 from callpulse.queue import QueueParams
 from callpulse.timeframes import INTERVALS_MS
@@ -369,6 +370,7 @@ def run(settings: WorkerSettings) -> int:
     asyncio.set_event_loop(asyncio.new_event_loop())
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     worker = create_app(settings)
+    tune_gc()
     FaustWorker(worker.app, loglevel=settings.log_level.upper(), quiet=True,
                 redirect_stdouts=False).execute_from_commandline()
     return 0
