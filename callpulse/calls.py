@@ -94,7 +94,7 @@ class Call:
 
     __slots__ = (
         "attempts", "cancel", "counted", "ended", "holds", "last_ts", "lost_ts", "outcome",
-        "ring", "rnas", "wrap_end", "wrap_start",
+        "packed", "ring", "rnas", "wrap_end", "wrap_start",
     )
 
     def __init__(self) -> None:
@@ -115,6 +115,10 @@ class Call:
         # What the queue's counters hold for this call, per group (see QueueState); None
         # until computed (a record rebuilt from state bytes).
         self.counted: list[tuple[Contribution, ...]] | None = [()] * len(ALL_GROUPS)
+        # The record as encoded for the state bytes (callpulse.codec), until it changes: most
+        # calls a queue holds do not change between two stores. Whoever changes the record
+        # (the queue, on an event or a loss) clears it.
+        self.packed: bytes | None = None
 
     def record(self, e: ev.CallEvent) -> bool:
         """Fold one event into the record (idempotent, order-free); returns whether a

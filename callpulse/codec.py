@@ -44,9 +44,17 @@ def queue_to_bytes(q: QueueState) -> bytes:
     return _pack((
         q.tenant, q.queue, q.ring.to_state(), q.today.to_state(), q.today_bounds,
         {k: t.to_state() for k, t in q.intervals.items()}, q.interval_floor_ms,
-        {k: c.to_state() for k, c in q.calls.items()}, q.janitor, q.max_ts, q.last_offset,
+        {k: _call_state(c) for k, c in q.calls.items()}, q.janitor, q.max_ts, q.last_offset,
         q.today_waits, q.thresholds_ms,
     ))
+
+
+def _call_state(call: Call) -> msgspec.Raw:
+    """A call's record, encoded once per change (``Call.packed``): the same bytes as encoding
+    it in place, for a tenth of the cost when few calls changed since the last store."""
+    if call.packed is None:
+        call.packed = _ENC.encode(call.to_state())
+    return msgspec.Raw(call.packed)
 
 
 def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> QueueState:

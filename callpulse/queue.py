@@ -124,6 +124,7 @@ class QueueState:
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups.
         moves = call.ring is None or type(e) is ev.Ringing
+        call.packed = None  # last_ts moves even when no milestone does
         if call.record(e):
             self._settle(e.call_id, call, ALL_GROUPS if moves else GROUPS_OF[type(e)])
         if ts > self.max_ts:
@@ -253,6 +254,7 @@ class QueueState:
                 if call.counted is None:
                     call.counted = self._contributions(call, ALL_GROUPS)
                 call.lost_ts = call.last_ts = lost_at
+                call.packed = None
                 self._settle(call_id, call, (G_LOST,))
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss

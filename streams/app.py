@@ -111,6 +111,9 @@ class Worker:
         self._publish_wanted = False  # a batch changed something since the last publish began
         self._next_publish = 0.0  # time.monotonic() before which no batch publishes
         self._next_refresh = self._next_sweep = self._next_config = 0.0
+        # Records folded since the last store, acked (so committable) only once it is done.
+        self._unstored: list[Message] = []
+        self._next_store = 0.0  # time.monotonic() from which a batch stores what it folded
         self._wire()
 
     # -- wiring -----------------------------------------------------------------------------
@@ -119,6 +122,7 @@ class Worker:
         app, s = self.app, self.settings
         app.batch_topics = frozenset(self.kinds)
         app.batch_handler = self._fold_batch
+        app.batch_flush = self._flush
         for topic in (self.calls_topic, self.agents_topic, self.presence_topic):
             app.topics.add(topic)  # subscribed, acked, delivered in batches
         app.timer(s.tick_s, name="callpulse.tick")(self._tick)
@@ -150,8 +154,9 @@ class Worker:
                 self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
             self._publish_soon()
             await self._carry_out(effects)
-            # The records are acked when this returns: their states are on the broker by then.
-            await self._store()
+            self._unstored.extend(messages)
+            if time.monotonic() >= self._next_store:
+                await self._store()
 
     async def _carry_out(self, effects: Effects) -> None:
         """Produce what a batch or sweep asked for and wait until the broker has it all. Only
@@ -175,12 +180,17 @@ class Worker:
             log.info("rejected %d event(s): %s (sent to %s)", n, reason, self.settings.dlq_topic)
 
     async def _store(self) -> None:
-        """Write each touched key's state to its table and to the table's changelog, and wait
-        until the broker has every record. The changelog records are produced here rather than
-        by assigning to the table: Faust queues those in a buffer that its ``flush`` can return
-        from while the last record is still on its way to the client, and a crash test caught
-        offsets committed ahead of the states they stood for. The key's changelog partition is
-        the one its source records use (``use_partitioner``)."""
+        """Write each touched key's state to its table and to the table's changelog, wait
+        until the broker has every record, then ack every source record folded so far: only
+        now may its offset be committed. Called under the lock, after a batch once
+        ``store_s`` has passed since the last store (so a busy key is written once per period,
+        not once per batch), and by the tick, the sweep and a revocation.
+
+        The changelog records are produced here rather than by assigning to the table: Faust
+        queues those in a buffer that its ``flush`` can return from while the last record is
+        still on its way to the client, and a crash test caught offsets committed ahead of the
+        states they stood for. The key's changelog partition is the one its source records
+        use (``use_partitioner``)."""
         core, send, n = self.core, self.app.producer.send, self.settings.partitions
         sent = []
         for table, dirty, dump in ((self.queue_table, core.dirty_queue_keys, core.dump_queue_key),
@@ -193,6 +203,19 @@ class Worker:
             dirty.clear()
         if sent:
             await asyncio.gather(*sent)
+        # Dirty keys pile up until stored, so these states cover every batch folded so far.
+        ack = self.app.consumer.ack
+        for message in self._unstored:
+            ack(message)
+        self._unstored.clear()
+        self._next_store = time.monotonic() + self.settings.store_s
+
+    async def _flush(self) -> None:
+        """Store now if any record folded is not stored yet (the tick, once ``store_s`` has
+        passed; the consumer, before a rebalance or a stop)."""
+        async with self._lock:
+            if self._unstored:  # a batch may have stored meanwhile
+                await self._store()
 
     def _lookup(self, kind: str, key: str) -> bytes | None:
         table = self.queue_table if kind == CALLS else self.agent_table
@@ -269,6 +292,8 @@ class Worker:
                 # interval of the states it just built.
                 await self._carry_out(self.core.sweep(self._now_ms()))
                 await self._store()
+        if self._unstored and time.monotonic() >= self._next_store:
+            await self._flush()
         refresh = wall >= self._next_refresh
         if refresh:
             self._next_refresh = wall + self.settings.refresh_s

@@ -4,8 +4,10 @@ Faust delivers each record through its channel machinery (a task, a queue put an
 step per record), which caps a worker at a few thousand records a second on this machine
 (NOTES.md: ~5,850/s with an agent doing nothing). The worker folds whole batches anyway
 (DESIGN.md decision 4), so for its own topics the consumer hands over everything one fetch
-returned, then acks each record; Faust's commit, rebalancing, table recovery, producer and web
-server stay as they are. Records of other topics take Faust's usual path.
+returned, tracked; the handler acks each record (``consumer.ack``) once what it stands for is
+durable, which may be after later batches. Faust's commit (of acked offsets only),
+rebalancing (it waits for every tracked record's ack), table recovery, producer and web server
+stay as they are. Records of other topics take Faust's usual path.
 
 This subclasses Faust's aiokafka consumer and overrides ``_drain_messages``, a private method;
 the ``faust-streaming`` version is pinned in ``pyproject.toml`` for that reason, and the
@@ -28,6 +30,7 @@ from .logend import log_ends
 
 log = logging.getLogger("callpulse.fastlane")
 BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+BatchFlush = Callable[[], Awaitable[None]]
 
 
 # How long a fetch may wait for data. Faust hard-codes 1.5 s; a broker should answer as soon
@@ -116,9 +119,7 @@ class BatchingConsumer(faust_aiokafka.Consumer):
                 if batch and self.flow_active:
                     for message in batch:
                         self.track_message(message)
-                    await handler(batch)
-                    for message in batch:
-                        self.ack(message)
+                    await handler(batch)  # it acks them, now or later
                 elif batch:
                     # A rebalance began meanwhile: not handed over (nor tracked, so nothing
                     # waits for their acks); the next owner, maybe us after a seek, reads them
@@ -186,6 +187,15 @@ class BatchingConsumer(faust_aiokafka.Consumer):
         for hole in [h for h in self._holes if h[0] == tp]:
             del self._holes[hole]
 
+    async def wait_empty(self) -> None:
+        """Faust waits here for every tracked record's ack before a rebalance goes on and
+        before a stop; the handler may hold acks until its next store, so it stores now (the
+        flow is stopped by then: no batch follows)."""
+        app = cast(BatchingApp, self.app)
+        if app.batch_topics:
+            await app.batch_flush()
+        await super().wait_empty()
+
     async def on_partitions_revoked(self, revoked: set[Any]) -> None:
         for tp in revoked:
             self._forget(tp)
@@ -197,10 +207,13 @@ class BatchingTransport(faust_aiokafka.Transport):
 
 
 class BatchingApp(faust.App):
-    """A Faust app whose consumer sends ``batch_topics`` records to ``batch_handler``."""
+    """A Faust app whose consumer sends ``batch_topics`` records to ``batch_handler``, which
+    acks them once they are durable; ``batch_flush`` makes every record handed over durable
+    and acked (before a rebalance or a stop)."""
 
     batch_topics: frozenset[str] = frozenset()
     batch_handler: BatchHandler
+    batch_flush: BatchFlush
 
     def _new_transport(self) -> Any:
         return BatchingTransport(self.conf.broker_consumer, self)

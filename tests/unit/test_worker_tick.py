@@ -71,6 +71,17 @@ class FakeProducer:
 
 
 
+class FakeConsumer:
+    """Records the offsets acked (what Faust may then commit)."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    def ack(self, message: FakeMessage) -> bool:
+        self.acked.append(message.offset)
+        return True
+
+
 class FakeTopic:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -102,6 +113,7 @@ def worker_with_fakes(redis: FakeRedis) -> Worker:
     worker.queue_table = FakeTable("queues-changelog")  # type: ignore[assignment]
     worker.agent_table = FakeTable("agents-changelog")  # type: ignore[assignment]
     worker.app.producer = FakeProducer()  # type: ignore[assignment]
+    worker.app.consumer = FakeConsumer()  # type: ignore[assignment]
     return worker
 
 
@@ -150,5 +162,26 @@ def test_a_folded_batch_is_published_without_waiting_for_the_tick() -> None:
         [args] = redis.published
         assert args[2:4] == ["queue", "default/q"]
         assert json.loads(args[4])["live"]["waiting"] == 1
+
+    asyncio.run(go())
+
+
+def test_records_are_acked_only_once_a_store_covers_them() -> None:
+    async def go() -> None:
+        worker = worker_with_fakes(FakeRedis())
+        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
+        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+        assert consumer.acked == [0]  # the first batch stores at once
+        await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
+        await worker._fold_batch([event(2, "ringing", 2, call_id="c3")])  # type: ignore[list-item]
+        assert consumer.acked == [0], "acked before their states were stored"
+        stored_before = len(producer.sent)
+        worker._next_store = 0.0  # STORE_S has passed: the tick stores and acks
+        await worker._tick()
+        assert consumer.acked == [0, 1, 2]
+        changelog = [r for r in producer.sent[stored_before:] if r[0] == "queues-changelog"]
+        assert [r[2] for r in changelog] == [worker.core.dump_queue_key("q")]  # once, not twice
+        assert worker.queue_table.data[b"q"] == worker.core.dump_queue_key("q")
 
     asyncio.run(go())
