@@ -70,7 +70,9 @@ def worker_rate(stack: Stack, name: str, expected: int, sources: int, log: Path)
             if n >= expected:
                 t1 = now
                 break
-            time.sleep(0.05)
+            # Each scrape costs the worker a few milliseconds: polling every 50 ms took 12 %
+            # of its time (profiled). A quarter second is under 2 % of a run's length.
+            time.sleep(0.25)
         elapsed = t1 - t0
         return sources / elapsed, n / elapsed
     finally:
