@@ -93,7 +93,7 @@ class Call:
     """
 
     __slots__ = (
-        "attempts", "cancel", "counted", "ended", "holds", "last_ts", "lost_ts", "outcome",
+        "attempts", "cancel", "ended", "holds", "last_ts", "lost_ts", "outcome",
         "packed", "ring", "rnas", "wrap_end", "wrap_start",
     )
 
@@ -112,9 +112,6 @@ class Call:
         self.cancel: tuple[int, str] | None = None
         self.lost_ts: int | None = None
         self.last_ts = 0
-        # What the queue's counters hold for this call, per group (see QueueState); None
-        # until computed (a record rebuilt from state bytes).
-        self.counted: list[tuple[Contribution, ...]] | None = [()] * len(ALL_GROUPS)
         # The record as encoded for the state bytes (callpulse.codec), until it changes: most
         # calls a queue holds do not change between two stores. Whoever changes the record
         # (the queue, on an event or a loss) clears it.
@@ -316,7 +313,6 @@ class Call:
         c.cancel = _tuple(cancel)
         c.lost_ts = lost_ts
         c.last_ts = last_ts
-        c.counted = None
         return c
 
 

@@ -119,14 +119,15 @@ class QueueState:
                 bump(self.janitor, "late", 1)
                 return False
             call = self.calls[e.call_id] = Call()
-        elif call.counted is None:
-            call.counted = self._contributions(call, ALL_GROUPS)
         # The call's entry time can move only while it has no ringing, or with a ringing; then
-        # every group may change, else only the event's own groups.
-        moves = call.ring is None or type(e) is ev.Ringing
+        # every group may change, else only the event's own groups. The counters hold the
+        # contributions computed here; they are recomputed, not kept on the call, as keeping
+        # them cost more than 1 KB a call (about 24 MB in benchmarks/bench_memory.py).
+        groups = ALL_GROUPS if call.ring is None or type(e) is ev.Ringing else GROUPS_OF[type(e)]
+        before = self._contributions(call, groups)
         call.packed = None  # last_ts moves even when no milestone does
         if call.record(e):
-            self._settle(e.call_id, call, ALL_GROUPS if moves else GROUPS_OF[type(e)])
+            self._settle(e.call_id, call, groups, before)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -142,12 +143,11 @@ class QueueState:
         self.cfg = cfg
         if thresholds == self.thresholds_ms:
             return
-        for call in self.calls.values():
-            if call.counted is None:
-                call.counted = self._contributions(call, ALL_GROUPS)
+        before = [(cid, call, self._contributions(call, ALL_GROUPS))
+                  for cid, call in self.calls.items()]
         self.thresholds_ms = thresholds
-        for cid, call in self.calls.items():
-            self._settle(cid, call, ALL_GROUPS)
+        for cid, call, old in before:
+            self._settle(cid, call, ALL_GROUPS, old)
 
     def _contributions(
         self, call: Call, groups: tuple[int, ...],
@@ -160,22 +160,21 @@ class QueueState:
         threshold_ms, short_ms = self.thresholds_ms
         return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
 
-    def _settle(self, call_id: str, call: Call, groups: tuple[int, ...]) -> None:
-        """Bring the counters from what they hold for the call (``call.counted``) to its
-        contributions now, in ``groups`` (the only ones its change can touch)."""
-        counted = call.counted
-        assert counted is not None  # computed before the record changed
+    def _settle(
+        self, call_id: str, call: Call, groups: tuple[int, ...],
+        before: list[tuple[Contribution, ...]],
+    ) -> None:
+        """Replace the call's contributions ``before`` a change by its contributions now, in
+        ``groups`` (the only ones the change can touch)."""
         entry = call.entry_ms()
         threshold_ms, short_ms = self.thresholds_ms
-        for g in groups:
+        for g, old in zip(groups, before, strict=True):
             new = () if entry is None else call.facet(g, entry, threshold_ms, short_ms)
-            old = counted[g]
             if old != new:
                 for c in old:
                     self._add(c, -1)
                 for c in new:
                     self._add(c, 1)
-                counted[g] = new
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
         else:
@@ -251,11 +250,10 @@ class QueueState:
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
                 if lost_at >= settled:
                     continue
-                if call.counted is None:
-                    call.counted = self._contributions(call, ALL_GROUPS)
+                before = self._contributions(call, (G_LOST,))
                 call.lost_ts = call.last_ts = lost_at
                 call.packed = None
-                self._settle(call_id, call, (G_LOST,))
+                self._settle(call_id, call, (G_LOST,), before)
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
