@@ -206,7 +206,7 @@ class AgentState:
         else:
             # (ts, id) sorts before its own item, so this finds a duplicate's place.
             at = bisect.bisect_left(pending, (ts, eid))
-            if at < len(pending) and pending[at][1] == eid and pending[at][0] == ts:
+            if at < len(pending) and pending[at][1] == eid:
                 return False
             pending.insert(at, (ts, eid, e))
         if ts > self.max_ts:

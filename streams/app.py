@@ -2,7 +2,8 @@
 
 The shell only moves bytes (``DESIGN.md`` decision 1): the consumer hands each fetched batch of
 raw records to the core (``streams.fastlane``), produces what it returns (forwards, presence,
-DLQ) and writes each touched key's state to its table once per batch (decision 4). A timer publishes
+DLQ) and writes each touched key's state to its table once per store, at most every second
+(decision 4). A timer publishes
 snapshots to Redis every tick, runs the janitor, and re-reads live configuration changes. The
 Prometheus collector and ``/metrics`` ride on Faust's own web server, in the same event loop as
 the agents, so a scrape never sees a state half-updated.
@@ -127,6 +128,7 @@ class Worker:
         self._next_refresh = self._next_sweep = self._next_config = 0.0
         # Records folded since the last store, acked (so committable) only once it is done.
         self._unstored: list[Message] = []
+        self._ahead = False  # a fold's effects not yet all produced: the states are ahead
         self._next_store = 0.0  # time.monotonic() from which a batch stores what it folded
         self._wire()
 
@@ -162,6 +164,7 @@ class Worker:
                    for m in messages]
         async with self._lock:
             wall_ms = self._wall_ms()
+            self._ahead = True  # until its effects are on the broker (see _store)
             effects = self.core.fold(records, wall_ms)
             if self.core.newest_ts is not None:
                 self.clock.observe(self.core.newest_ts, wall_ms)
@@ -169,6 +172,7 @@ class Worker:
             self._publish_soon()
             await self._carry_out(effects)
             self._unstored.extend(messages)
+            self._ahead = False
             if time.monotonic() >= self._next_store:
                 await self._store()
 
@@ -198,7 +202,7 @@ class Worker:
         until the broker has every record, then ack every source record folded so far: only
         now may its offset be committed. Called under the lock, after a batch once
         ``store_s`` has passed since the last store (so a busy key is written once per period,
-        not once per batch), and by the tick, the sweep and a revocation.
+        not once per batch), and by the tick, the sweep, a reconfiguration and a revocation.
 
         The changelog records are produced here rather than by assigning to the table: Faust
         queues those in a buffer that its ``flush`` can return from while the last record is
@@ -206,17 +210,28 @@ class Worker:
         states they stood for. The key's changelog partition is the one its source records
         use (``use_partitioner``)."""
         core, send, n = self.core, self.app.producer.send, self.settings.partitions
+        if self._ahead:
+            # A batch or sweep was cut off (cancelled at a stop, or its produce failed) after
+            # the fold and before its effects were all on the broker. The states now claim
+            # records whose forwards may be missing; stored, the redelivered records would be
+            # skipped and the forwards lost for good. Store nothing more: a restart folds again
+            # from the last store.
+            log.error("a batch was interrupted before its effects were produced: states are "
+                      "no longer stored; restart the worker")
+            return
         sent = []
-        for table, dirty, dump in ((self.queue_table, core.dirty_queue_keys, core.dump_queue_key),
-                                   (self.agent_table, core.dirty_agent_keys, core.dump_agent_key)):
+        dirty_sets = (core.dirty_queue_keys, core.dirty_agent_keys)
+        for table, dirty, dump in ((self.queue_table, dirty_sets[0], core.dump_queue_key),
+                                   (self.agent_table, dirty_sets[1], core.dump_agent_key)):
             topic = table.changelog_topic.get_topic_name()
             for key in dirty:
                 raw, value = key.encode(), dump(key)
                 table.data[raw] = value  # the local copy, without Faust's changelog write
                 sent.append(await send(topic, raw, value, partition_of(raw, n), None, None))
-            dirty.clear()
         if sent:
-            await asyncio.gather(*sent)
+            await asyncio.gather(*sent)  # if it fails, the keys stay dirty and nothing is acked
+        for dirty in dirty_sets:
+            dirty.clear()
         # Dirty keys pile up until stored, so these states cover every batch folded so far.
         ack = self.app.consumer.ack
         for message in self._unstored:
@@ -241,6 +256,8 @@ class Worker:
     async def _on_revoked(self, app: Any, revoked: set[Any], **_: Any) -> None:
         s = self.settings
         async with self._lock:  # a sweep's or a reconfiguration's store finishes first
+            if self._unstored:  # Faust's wait for acks came back early: store before dropping
+                await self._store()
             for kind, topic in ((CALLS, s.calls_topic), (AGENTS, s.agents_topic)):
                 gone = {tp.partition for tp in revoked if tp.topic == topic}
                 if gone:
@@ -304,7 +321,9 @@ class Worker:
                 # have started the event clock, and a sweep at the wall time read before it
                 # (a year after a replayed day, say) would close every call and drop every
                 # interval of the states it just built.
+                self._ahead = True
                 await self._carry_out(self.core.sweep(self._now_ms()))
+                self._ahead = False
                 await self._store()
         if self._unstored and time.monotonic() >= self._next_store:
             await self._flush()

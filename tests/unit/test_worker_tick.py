@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from callpulse.config import Config
@@ -61,14 +62,17 @@ class FakeRedis:
 class FakeProducer:
     def __init__(self) -> None:
         self.sent: list[tuple[str, bytes, bytes, int | None]] = []
+        self.fail_on: str | None = None  # a topic whose records the broker refuses
 
     async def send(self, topic: str, key: bytes, value: bytes, partition: int | None,
                    *_: Any) -> asyncio.Future[None]:
         self.sent.append((topic, key, value, partition))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        if topic == self.fail_on:
+            done.set_exception(ConnectionError("broker refused"))
+        else:
+            done.set_result(None)
         return done
-
 
 
 class FakeConsumer:
@@ -183,5 +187,43 @@ def test_records_are_acked_only_once_a_store_covers_them() -> None:
         changelog = [r for r in producer.sent[stored_before:] if r[0] == "queues-changelog"]
         assert [r[2] for r in changelog] == [worker.core.dump_queue_key("q")]  # once, not twice
         assert worker.queue_table.data[b"q"] == worker.core.dump_queue_key("q")
+
+    asyncio.run(go())
+
+
+def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() -> None:
+    async def go() -> None:
+        worker = worker_with_fakes(FakeRedis())
+        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
+        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        producer.fail_on = "queues-changelog"
+        with pytest.raises(ConnectionError):
+            await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+        assert consumer.acked == []
+        producer.fail_on = None
+        sent_before = len(producer.sent)
+        await worker._flush()
+        assert consumer.acked == [0]
+        assert [r[:2] for r in producer.sent[sent_before:]] == [("queues-changelog", b"q")]
+
+    asyncio.run(go())
+
+
+def test_a_batch_cut_off_before_its_effects_are_produced_is_never_stored() -> None:
+    async def go() -> None:
+        worker = worker_with_fakes(FakeRedis())
+        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
+        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+        await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
+        assert consumer.acked == [0]
+        producer.fail_on = "callpulse.agents"  # the answer's forward to the agent fails
+        with pytest.raises(ConnectionError):
+            await worker._fold_batch([event(2, "answered", 2, call_id="c1", agent="a1")])  # type: ignore[list-item]
+        producer.fail_on = None
+        stored_before = len(producer.sent)
+        await worker._flush()  # what a stop does: the state is ahead of its effects
+        assert consumer.acked == [0], "offset 1 acked with a state that claims offset 2"
+        assert producer.sent[stored_before:] == []
 
     asyncio.run(go())
