@@ -121,6 +121,13 @@ def worker_with_fakes(redis: FakeRedis) -> Worker:
     return worker
 
 
+def worker_and_kafka() -> tuple[Worker, FakeConsumer, FakeProducer]:
+    """A worker on fakes, with its fake consumer (acks) and producer (sends) at hand."""
+    worker = worker_with_fakes(FakeRedis())
+    return (worker, worker.app.consumer,  # type: ignore[return-value]
+            worker.app.producer)
+
+
 def test_a_batch_folded_while_the_tick_waits_is_swept_and_shown_at_event_time() -> None:
     async def go() -> None:
         redis = FakeRedis()
@@ -172,9 +179,7 @@ def test_a_folded_batch_is_published_without_waiting_for_the_tick() -> None:
 
 def test_records_are_acked_only_once_a_store_covers_them() -> None:
     async def go() -> None:
-        worker = worker_with_fakes(FakeRedis())
-        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
-        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        worker, consumer, producer = worker_and_kafka()
         await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
         assert consumer.acked == [0]  # the first batch stores at once
         await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
@@ -193,9 +198,7 @@ def test_records_are_acked_only_once_a_store_covers_them() -> None:
 
 def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() -> None:
     async def go() -> None:
-        worker = worker_with_fakes(FakeRedis())
-        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
-        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        worker, consumer, producer = worker_and_kafka()
         producer.fail_on = "queues-changelog"
         with pytest.raises(ConnectionError):
             await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
@@ -211,9 +214,7 @@ def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() 
 
 def test_a_batch_cut_off_before_its_effects_are_produced_is_never_stored() -> None:
     async def go() -> None:
-        worker = worker_with_fakes(FakeRedis())
-        consumer: FakeConsumer = worker.app.consumer  # type: ignore[assignment]
-        producer: FakeProducer = worker.app.producer  # type: ignore[assignment]
+        worker, consumer, producer = worker_and_kafka()
         await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
         await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
         assert consumer.acked == [0]
