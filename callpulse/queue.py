@@ -18,16 +18,13 @@ from .agents import AGENT_STUCK_MS
 from .calls import ALL_GROUPS, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
-from .tally import MAX_WAIT_MS, NF, Tally, bump, frame_keys
+from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
 from .timeframes import Calendar
 
 # Upper bounds of the wait histogram (``callpulse_queue_wait_seconds``, spec/METRICS.md
 # "Prometheus names"); one more bucket holds the waits above the last.
 WAIT_BUCKETS_S: Final = (5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600)
 _WAIT_BOUNDS_MS: Final = tuple(b * 1000 for b in WAIT_BUCKETS_S)
-# Where _add writes what has no tally to go to (a contribution before today, or in an interval
-# already dropped); never read.
-_SCRATCH: Final = [0] * NF
 
 
 class QueueParams:
@@ -107,6 +104,7 @@ class QueueState:
         ts = e.ts
         call = self.calls.get(e.call_id)
         grace = self.params.grace_ms
+        # (final_after_ms is never below the grace: the first test spares most events the rest)
         if call is not None and ts > call.last_ts + grace \
                 and ts > call.last_ts + call.final_after_ms(grace) and not call.is_open():
             # A finished, quiet call is final: a later event starts a new record, whether or
@@ -196,34 +194,16 @@ class QueueState:
             self.today = Tally()
             self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
             start = self.today_bounds[0]
-        today = self.today if ts >= start else None
+        if ts >= start:
+            wait = _add_tally(self.today, deltas, sign, reason, disposition)
+            if wait is not None:
+                self.today_waits[bisect_left(_WAIT_BOUNDS_MS, wait)] += sign
         interval = self.calendar.interval(entry)[0]
-        tally = None
         if interval >= self.interval_floor_ms:
             tally = self.intervals.get(interval)
             if tally is None:
                 tally = self.intervals[interval] = Tally()
-        # One pass over the deltas for both tallies; a missing one gets a scratch vector.
-        tv = _SCRATCH if today is None else today.v
-        iv = _SCRATCH if tally is None else tally.v
-        for field, delta in deltas:
-            if field == MAX_WAIT_MS:
-                if today is not None:
-                    self.today_waits[bisect_left(_WAIT_BOUNDS_MS, delta)] += sign
-                if sign > 0:
-                    if delta > tv[field]:
-                        tv[field] = delta
-                    if delta > iv[field]:
-                        iv[field] = delta
-            else:
-                tv[field] += sign * delta
-                iv[field] += sign * delta
-        for t in (today, tally):
-            if t is not None:
-                if reason is not None:
-                    bump(t.flowed_by_reason, reason, sign)
-                if disposition is not None:
-                    bump(t.dispositions, disposition, sign)
+            _add_tally(tally, deltas, sign, reason, disposition)
 
     def _oldest_held_ms(self) -> int:
         return min(self.ring.oldest_ms(), self.today_bounds[0], self.interval_floor_ms)
@@ -343,3 +323,25 @@ def live_staffing(
     needed = erlang.agents_needed(traffic, aht_s, cfg.sl_threshold_s, cfg.sl_goal_ratio)
     wait = erlang.asa_s(logged_in, traffic, aht_s) if logged_in else None
     return {"agents_needed": needed, "predicted_wait_s": None if wait is None else round(wait, 2)}
+
+
+def _add_tally(
+    tally: Tally, deltas: tuple[tuple[int, int], ...], sign: int, reason: str | None,
+    disposition: str | None,
+) -> int | None:
+    """Add ``sign`` times a contribution to one tally (a maximum only grows); returns its wait
+    when it is an outcome's."""
+    v = tally.v
+    wait = None
+    for field, delta in deltas:
+        if field == MAX_WAIT_MS:
+            wait = delta
+            if sign > 0 and delta > v[field]:
+                v[field] = delta
+        else:
+            v[field] += sign * delta
+    if reason is not None:
+        bump(tally.flowed_by_reason, reason, sign)
+    if disposition is not None:
+        bump(tally.dispositions, disposition, sign)
+    return wait

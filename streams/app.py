@@ -220,9 +220,9 @@ class Worker:
                       "no longer stored; restart the worker")
             return
         sent = []
-        dirty_sets = (core.dirty_queue_keys, core.dirty_agent_keys)
-        for table, dirty, dump in ((self.queue_table, dirty_sets[0], core.dump_queue_key),
-                                   (self.agent_table, dirty_sets[1], core.dump_agent_key)):
+        tables = ((self.queue_table, core.dirty_queue_keys, core.dump_queue_key),
+                  (self.agent_table, core.dirty_agent_keys, core.dump_agent_key))
+        for table, dirty, dump in tables:
             topic = table.changelog_topic.get_topic_name()
             for key in dirty:
                 raw, value = key.encode(), dump(key)
@@ -230,7 +230,7 @@ class Worker:
                 sent.append(await send(topic, raw, value, partition_of(raw, n), None, None))
         if sent:
             await asyncio.gather(*sent)  # if it fails, the keys stay dirty and nothing is acked
-        for dirty in dirty_sets:
+        for _, dirty, _ in tables:
             dirty.clear()
         # Dirty keys pile up until stored, so these states cover every batch folded so far.
         ack = self.app.consumer.ack
