@@ -205,6 +205,46 @@ class Call:
             return max(grace_ms, WRAPUP_LINGER_MS)
         return grace_ms
 
+    def first_ms(self) -> int:
+        """The ``ts`` of the record's earliest event (a loss counts as one)."""
+        times = [m[0] for m in (self.ring, self.outcome, self.ended, self.wrap_start,
+                                self.wrap_end, self.cancel) if m is not None]
+        times.extend(ts for ts, _ in self.holds.values())
+        times.extend(ts for ts, _ in self.attempts.values())
+        times.extend(self.rnas.values())
+        if self.lost_ts is not None:
+            times.append(self.lost_ts)
+        return min(times, default=self.last_ts)
+
+    def reaches(self, ts: int, grace_ms: int) -> bool:
+        """Whether an event at ``ts``, after this record's events, still belongs to it: the
+        record is open, or ``ts`` is within :meth:`final_after_ms` of its last event. Else the
+        event starts a new record of the same call id (a source reusing ids)."""
+        last = self.last_ts
+        # (final_after_ms is never below the grace: the first test spares most events the rest)
+        return ts <= last + grace_ms or ts <= last + self.final_after_ms(grace_ms) \
+            or self.is_open()
+
+    def merge(self, other: Call) -> None:
+        """Fold every event of ``other`` into this record: the record of the union of both
+        event sets (each milestone's earliest report, the union of repeatable events)."""
+        self.ring = _earlier_of(self.ring, other.ring)
+        self.outcome = _earlier_of(self.outcome, other.outcome, 3)
+        self.ended = _earlier_of(self.ended, other.ended)
+        self.wrap_start = _earlier_of(self.wrap_start, other.wrap_start)
+        self.wrap_end = _earlier_of(self.wrap_end, other.wrap_end)
+        self.cancel = _earlier_of(self.cancel, other.cancel)
+        for key, hold in other.holds.items():
+            self.holds = _put(self.holds, key, hold)
+        for key, tried in other.attempts.items():
+            self.attempts = _put(self.attempts, key, tried)
+        for key, ts in other.rnas.items():
+            self.rnas = _put(self.rnas, key, ts)
+        if other.lost_ts is not None and (self.lost_ts is None or other.lost_ts < self.lost_ts):
+            self.lost_ts = other.lost_ts
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.packed = None
+
     def hold_ms(self, until_ms: int) -> int:
         """Time on hold: holds paired with the next unhold, an open hold runs to ``until_ms``."""
         total, since = 0, None
@@ -341,3 +381,8 @@ def _earliest(current: _T | None, new: _T, key_len: int = 2) -> _T:
     if current is None:
         return new
     return new if new[:key_len] < current[:key_len] else current
+
+
+def _earlier_of(current: _T | None, other: _T | None, key_len: int = 2) -> _T | None:
+    """:func:`_earliest` of two reports of which either may be missing."""
+    return current if other is None else _earliest(current, other, key_len)

@@ -18,7 +18,8 @@ from .queue import QueueParams, QueueState
 from .tally import Tally
 from .timeframes import Calendar
 
-VERSION: Final = 2
+VERSION: Final = 3
+_READS: Final = (2, 3)  # version 2 had no records before a call's latest
 _ENC: Final = msgspec.msgpack.Encoder()
 _DEC: Final = msgspec.msgpack.Decoder()
 
@@ -28,7 +29,7 @@ def _pack(state: object) -> bytes:
 
 
 def _unpack(data: bytes) -> list[Any]:
-    if not data or data[0] != VERSION:
+    if not data or data[0] not in _READS:
         raise StateFormatError(f"unknown state version {data[:1]!r}")
     try:
         state = _DEC.decode(data[1:])
@@ -46,6 +47,7 @@ def queue_to_bytes(q: QueueState) -> bytes:
         {k: t.to_state() for k, t in q.intervals.items()}, q.interval_floor_ms,
         {k: _call_state(c) for k, c in q.calls.items()}, q.janitor, q.max_ts, q.last_offset,
         q.today_waits, q.thresholds_ms,
+        {k: [_call_state(c) for c in cs] for k, cs in q.earlier.items()},
     ))
 
 
@@ -62,8 +64,10 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
     thresholds they were counted with; when ``cfg`` has others, the held calls are re-counted
     (:meth:`QueueState.reconfigure`)."""
     try:
+        state = _unpack(data)
         (tenant, name, ring, today, bounds, intervals, floor, calls, janitor, max_ts,
-         last_offset, today_waits, thresholds) = _unpack(data)
+         last_offset, today_waits, thresholds) = state[:13]
+        earlier = state[13] if data[0] > 2 else {}
         q = QueueState(str(tenant), str(name), cfg, params)
         q.today_waits = list(today_waits)
         q.thresholds_ms = (int(thresholds[0]), int(thresholds[1]))
@@ -72,14 +76,9 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
         q.today_bounds = tuple(bounds)
         q.intervals = {int(k): Tally.from_state(t) for k, t in intervals.items()}
         q.interval_floor_ms = floor
-        for call_id, state in calls.items():
-            call = Call.from_state(state)
-            q.calls[call_id] = call
-            if call.ring is not None and call.is_waiting():
-                q.waiting[call_id] = call.ring[0]
-            since = call.backlog_since()
-            if since is not None:
-                q.backlog[call_id] = since
+        for call_id, record in calls.items():
+            q.keep_records(call_id, [*map(Call.from_state, earlier.get(call_id, ())),
+                             Call.from_state(record)])
         q.janitor = dict(janitor)
         q.max_ts, q.last_offset = max_ts, last_offset
         q.reconfigure(cfg)

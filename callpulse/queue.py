@@ -54,6 +54,7 @@ class QueueState:
         "calendar",
         "calls",
         "cfg",
+        "earlier",
         "interval_floor_ms",
         "intervals",
         "janitor",
@@ -84,7 +85,10 @@ class QueueState:
         self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
         self.intervals: dict[int, Tally] = {}
         self.interval_floor_ms = -(1 << 62)
-        self.calls: dict[str, Call] = {}
+        self.calls: dict[str, Call] = {}  # call_id -> its latest record
+        # call_id -> its finished records before the latest, oldest first, held while a late
+        # event could join them to the next (see apply); almost always empty.
+        self.earlier: dict[str, list[Call]] = {}
         self.waiting: dict[str, int] = {}  # call_id -> ringing ts, of calls waiting now
         self.backlog: dict[str, int] = {}  # call_id -> request ts, of open callback items
         self.janitor: dict[str, int] = {}  # counts of late, unmatched and expired records
@@ -96,27 +100,48 @@ class QueueState:
     def apply(self, e: ev.CallEvent, offset: int | None = None) -> bool:
         """Fold one call event. ``offset`` is the event's position in its partition: one not
         above the last applied is a redelivery and is skipped (DESIGN.md decision 5).
-        Returns whether the event was applied."""
+        Returns whether the event was applied.
+
+        An event joins its call's record unless the record is finished and the event comes
+        later than :meth:`Call.reaches` allows: then it starts a new record of the same call id,
+        as in the ordered stream. The finished record is kept while a late event (at most the
+        grace late) may still fall between the two and join them into one record again."""
         if offset is not None:
             if offset <= self.last_offset:
                 return False
             self.last_offset = offset
-        ts = e.ts
-        call = self.calls.get(e.call_id)
-        grace = self.params.grace_ms
-        # (final_after_ms is never below the grace: the first test spares most events the rest)
-        if call is not None and ts > call.last_ts + grace \
-                and ts > call.last_ts + call.final_after_ms(grace) and not call.is_open():
-            # A finished, quiet call is final: a later event starts a new record, whether or
-            # not the janitor has swept the old one yet, so results do not depend on when
-            # sweeps happen.
-            self._forget(e.call_id, call)
-            call = None
-        if call is None:
-            if ts < self._oldest_held_ms():
-                bump(self.janitor, "late", 1)
+        ts, call_id = e.ts, e.call_id
+        if self.earlier and call_id in self.earlier:
+            if not self._apply_to_records(e):
                 return False
-            call = self.calls[e.call_id] = Call()
+        else:
+            call = self.calls.get(call_id)
+            if call is None or not call.reaches(ts, self.params.grace_ms):
+                if ts < self._oldest_held_ms():
+                    bump(self.janitor, "late", 1)
+                    return False
+                if call is not None:
+                    self._close(call_id, call, ts)
+                call = self.calls[call_id] = Call()
+            if self._fold(call, e):
+                self._track(call_id, call)
+        if ts > self.max_ts:
+            self.max_ts = ts
+        return True
+
+    def _close(self, call_id: str, call: Call, ts_ms: int) -> None:
+        """Take the finished record ``call`` from the latest place of its call id, as an event
+        at ``ts_ms`` starts a new one. Kept aside while a late event could still join the two:
+        one at most the grace late that falls within the record's reach."""
+        del self.calls[call_id]
+        if self._final(call, ts_ms - self.params.grace_ms):
+            self._drop(call)
+        else:
+            self.earlier[call_id] = [call]
+
+    def _fold(self, call: Call, e: ev.CallEvent) -> bool:
+        """Fold ``e`` into one record and its contributions into the counters; returns whether
+        a milestone changed."""
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups. The counters hold the
         # contributions computed here; they are recomputed, not kept on the call, as keeping
@@ -124,11 +149,63 @@ class QueueState:
         groups = ALL_GROUPS if call.ring is None or type(e) is ev.Ringing else GROUPS_OF[type(e)]
         before = self._contributions(call, groups)
         call.packed = None  # last_ts moves even when no milestone does
-        if call.record(e):
-            self._settle(e.call_id, call, groups, before)
-        if ts > self.max_ts:
-            self.max_ts = ts
+        if not call.record(e):
+            return False
+        self._settle(call, groups, before)
         return True
+
+    def _apply_to_records(self, e: ev.CallEvent) -> bool:
+        """Fold ``e`` when its call id has more than one record held (rare: an id reused, or a
+        callback long after its item closed). The records are in time order and only the
+        latest may be open; ``e`` joins the last record that starts at or before it if that
+        record reaches it, else starts a record of its own; then each record that reaches the
+        start of the next absorbs it, as the ordered stream would have kept them one."""
+        ts, call_id, grace = e.ts, e.call_id, self.params.grace_ms
+        records = self.earlier.pop(call_id)
+        records.append(self.calls.pop(call_id))
+        i = len(records) - 1
+        while i >= 0 and records[i].first_ms() > ts:
+            i -= 1
+        if i >= 0 and records[i].reaches(ts, grace):
+            self._fold(records[i], e)
+        elif i == len(records) - 1 and self._final(records[i], ts - grace):
+            # Past the last record's reach by more than the grace: no event yet to come can
+            # join any of them (it would fall before the last record, over the grace late).
+            for call in records:
+                self._drop(call)
+            records = [Call()]
+            self._fold(records[0], e)
+            i = 0
+        elif ts < self._oldest_held_ms():
+            self.keep_records(call_id, records)
+            bump(self.janitor, "late", 1)
+            return False
+        else:
+            i += 1
+            records.insert(i, Call())
+            self._fold(records[i], e)
+        while 0 <= i < len(records) - 1 and records[i].reaches(records[i + 1].first_ms(), grace):
+            self._absorb(records[i], records.pop(i + 1))
+        self.keep_records(call_id, records)
+        return True
+
+    def _absorb(self, call: Call, later: Call) -> None:
+        """Join the record ``later`` into ``call``, moving its contributions into the counters
+        as those of the joined record."""
+        before = self._contributions(call, ALL_GROUPS)
+        for facet in self._contributions(later, ALL_GROUPS):
+            for c in facet:
+                self._add(c, -1)
+        call.merge(later)
+        self._settle(call, ALL_GROUPS, before)
+
+    def keep_records(self, call_id: str, records: list[Call]) -> None:
+        """Hold the records of one call id, oldest first (only the latest may be open), and
+        track the latest's live values."""
+        latest = self.calls[call_id] = records[-1]
+        if len(records) > 1:
+            self.earlier[call_id] = records[:-1]
+        self._track(call_id, latest)
 
     def reconfigure(self, cfg: QueueConfig) -> None:
         """Take new thresholds and levels while running (a supervisor's change, or a restart
@@ -141,11 +218,11 @@ class QueueState:
         self.cfg = cfg
         if thresholds == self.thresholds_ms:
             return
-        before = [(cid, call, self._contributions(call, ALL_GROUPS))
-                  for cid, call in self.calls.items()]
+        records = [*self.calls.values(), *(c for cs in self.earlier.values() for c in cs)]
+        before = [self._contributions(call, ALL_GROUPS) for call in records]
         self.thresholds_ms = thresholds
-        for cid, call, old in before:
-            self._settle(cid, call, ALL_GROUPS, old)
+        for call, old in zip(records, before, strict=True):
+            self._settle(call, ALL_GROUPS, old)
 
     def _contributions(
         self, call: Call, groups: tuple[int, ...],
@@ -159,8 +236,7 @@ class QueueState:
         return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
 
     def _settle(
-        self, call_id: str, call: Call, groups: tuple[int, ...],
-        before: list[tuple[Contribution, ...]],
+        self, call: Call, groups: tuple[int, ...], before: list[tuple[Contribution, ...]],
     ) -> None:
         """Replace the call's contributions ``before`` a change by its contributions now, in
         ``groups`` (the only ones the change can touch)."""
@@ -173,6 +249,10 @@ class QueueState:
                     self._add(c, -1)
                 for c in new:
                     self._add(c, 1)
+
+    def _track(self, call_id: str, call: Call) -> None:
+        """Update the live values (waiting calls, the callback backlog) from the latest record
+        of ``call_id``; records kept from before it are finished."""
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
         else:
@@ -233,7 +313,8 @@ class QueueState:
                 before = self._contributions(call, (G_LOST,))
                 call.lost_ts = call.last_ts = lost_at
                 call.packed = None
-                self._settle(call_id, call, (G_LOST,), before)
+                self._settle(call, (G_LOST,), before)
+                self._track(call_id, call)
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
@@ -243,14 +324,26 @@ class QueueState:
                     continue
                 bump(self.janitor, "expired_callbacks" if since is not None else "stale_calls", 1)
                 self.backlog.pop(call_id, None)
-            elif call.last_ts >= settled - call.final_after_ms(self.params.grace_ms):
+            elif not self._final(call, settled):
                 continue  # an event may still join it (see apply)
             else:
-                self._forget(call_id, call)
-                changed = True
-                continue
+                self._drop(call)
+            # Records before the latest end earlier still: no event can join them any more.
+            for earlier in self.earlier.pop(call_id, ()):
+                self._drop(earlier)
             del self.calls[call_id]
             changed = True
+        for call_id, records in list(self.earlier.items()):
+            held = [call for call in records if not self._final(call, settled)]
+            if len(held) < len(records):
+                changed = True
+                for call in records:
+                    if call not in held:
+                        self._drop(call)
+                if held:
+                    self.earlier[call_id] = held
+                else:
+                    del self.earlier[call_id]
         keep = self.params.keep_intervals_ms
         if keep is not None:
             floor = self.calendar.interval_start(now_ms - keep)
@@ -260,10 +353,17 @@ class QueueState:
                 del self.intervals[start]
         return changed
 
-    def _forget(self, call_id: str, call: Call) -> None:
+    def _final(self, call: Call, settled_ms: int) -> bool:
+        """Whether a finished record is final: quiet for longer than an event may still join
+        it (:meth:`Call.final_after_ms`) before ``settled_ms``, the latest time at which events
+        may still arrive."""
+        return call.last_ts < settled_ms - call.final_after_ms(self.params.grace_ms)
+
+    def _drop(self, call: Call) -> None:
+        """Let go of a final record (its counts stay); one whose entry never became known is
+        counted as ``unmatched``."""
         if call.entry_ms() is None:
             bump(self.janitor, "unmatched", 1)
-        del self.calls[call_id]
 
     # -- reading ----------------------------------------------------------------------------
 
