@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import redis.asyncio as aioredis
 from aiokafka.partitioner import murmur2
-from faust.types import Message
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -37,7 +36,7 @@ from callpulse.queue import QueueParams
 from callpulse.timeframes import INTERVALS_MS
 
 from .exporter import WorkerCollector, WorkerStats
-from .fastlane import BatchingApp
+from .fastlane import BatchingApp, BatchingConsumer, Span
 from .publisher import SnapshotPublisher
 from .settings import WorkerSettings
 
@@ -127,7 +126,7 @@ class Worker:
         self._next_publish = 0.0  # time.monotonic() before which no batch publishes
         self._next_refresh = self._next_sweep = self._next_config = 0.0
         # Records folded since the last store, acked (so committable) only once it is done.
-        self._unstored: list[Message] = []
+        self._unstored: list[Span] = []
         self._ahead = False  # a fold's effects not yet all produced: the states are ahead
         self._next_store = 0.0  # time.monotonic() from which a batch stores what it folded
         self._wire()
@@ -158,10 +157,10 @@ class Worker:
         app.page("/metrics")(metrics)
         app.page("/healthz")(health)
 
-    async def _fold_batch(self, messages: Sequence[Message]) -> None:
+    async def _fold_batch(self, fetched: Sequence[Any], spans: Sequence[Span]) -> None:
         kinds = self.kinds
-        records = [Record(kinds[m.topic], m.partition, m.offset, m.key, m.value)
-                   for m in messages]
+        records = [Record(kinds[r.topic], r.partition, r.offset, r.key, r.value)
+                   for r in fetched]
         async with self._lock:
             wall_ms = self._wall_ms()
             self._ahead = True  # until its effects are on the broker (see _store)
@@ -171,7 +170,7 @@ class Worker:
                 self.stats.lag_s = max(0.0, (wall_ms - self.core.newest_ts) / 1000)
             self._publish_soon()
             await self._carry_out(effects)
-            self._unstored.extend(messages)
+            self._unstored.extend(spans)
             self._ahead = False
             if time.monotonic() >= self._next_store:
                 await self._store()
@@ -233,9 +232,7 @@ class Worker:
         for _, dirty, _ in tables:
             dirty.clear()
         # Dirty keys pile up until stored, so these states cover every batch folded so far.
-        ack = self.app.consumer.ack
-        for message in self._unstored:
-            ack(message)
+        cast(BatchingConsumer, self.app.consumer).ack_spans(self._unstored)
         self._unstored.clear()
         self._next_store = time.monotonic() + self.settings.store_s
 

@@ -81,9 +81,9 @@ class FakeConsumer:
     def __init__(self) -> None:
         self.acked: list[int] = []
 
-    def ack(self, message: FakeMessage) -> bool:
-        self.acked.append(message.offset)
-        return True
+    def ack_spans(self, spans: list[tuple[object, int, int]]) -> None:
+        for _, first, last in spans:
+            self.acked.extend(range(first, last + 1))
 
 
 class FakeTopic:
@@ -111,6 +111,12 @@ def event(offset: int, etype: str, ts_s: float, **fields: object) -> FakeMessage
     return FakeMessage("callpulse.calls", 0, offset, b"q", json.dumps(value).encode())
 
 
+def fold(worker: Worker, records: list[FakeMessage]) -> Awaitable[None]:
+    """Hand a batch over as the lane does: the records, then their span per partition."""
+    spans = [(("callpulse.calls", r.partition), r.offset, r.offset) for r in records]
+    return worker._fold_batch(records, spans)
+
+
 def worker_with_fakes(redis: FakeRedis) -> Worker:
     worker = create_app(WorkerSettings(worker_name="w"), config=Config(), redis_client=redis,
                         wall_clock=lambda: WALL_S, registry=CollectorRegistry())
@@ -135,7 +141,7 @@ def test_a_batch_folded_while_the_tick_waits_is_swept_and_shown_at_event_time() 
         batch = [event(0, "ringing", 0, call_id="c1"),
                  event(1, "answered", 12, call_id="c1", agent="a1"),
                  event(2, "ringing", 30, call_id="c2")]
-        redis.meanwhile = lambda: worker._fold_batch(batch)  # type: ignore[arg-type]
+        redis.meanwhile = lambda: fold(worker, batch)
         await worker._tick()
 
         q = worker.core.queues[("default", "q")]
@@ -165,7 +171,7 @@ def test_a_folded_batch_is_published_without_waiting_for_the_tick() -> None:
     async def go() -> None:
         redis = FakeRedis()
         worker = worker_with_fakes(redis)
-        await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+        await fold(worker, [event(0, "ringing", 0, call_id="c1")])
         for _ in range(50):  # the publish runs as its own task, within PUBLISH_GAP_S
             if redis.published:
                 break
@@ -180,10 +186,10 @@ def test_a_folded_batch_is_published_without_waiting_for_the_tick() -> None:
 def test_records_are_acked_only_once_a_store_covers_them() -> None:
     async def go() -> None:
         worker, consumer, producer = worker_and_kafka()
-        await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+        await fold(worker, [event(0, "ringing", 0, call_id="c1")])
         assert consumer.acked == [0]  # the first batch stores at once
-        await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
-        await worker._fold_batch([event(2, "ringing", 2, call_id="c3")])  # type: ignore[list-item]
+        await fold(worker, [event(1, "ringing", 1, call_id="c2")])
+        await fold(worker, [event(2, "ringing", 2, call_id="c3")])
         assert consumer.acked == [0], "acked before their states were stored"
         stored_before = len(producer.sent)
         worker._next_store = 0.0  # STORE_S has passed: the tick stores and acks
@@ -201,7 +207,7 @@ def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() 
         worker, consumer, producer = worker_and_kafka()
         producer.fail_on = "queues-changelog"
         with pytest.raises(ConnectionError):
-            await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
+            await fold(worker, [event(0, "ringing", 0, call_id="c1")])
         assert consumer.acked == []
         producer.fail_on = None
         sent_before = len(producer.sent)
@@ -215,12 +221,12 @@ def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() 
 def test_a_batch_cut_off_before_its_effects_are_produced_is_never_stored() -> None:
     async def go() -> None:
         worker, consumer, producer = worker_and_kafka()
-        await worker._fold_batch([event(0, "ringing", 0, call_id="c1")])  # type: ignore[list-item]
-        await worker._fold_batch([event(1, "ringing", 1, call_id="c2")])  # type: ignore[list-item]
+        await fold(worker, [event(0, "ringing", 0, call_id="c1")])
+        await fold(worker, [event(1, "ringing", 1, call_id="c2")])
         assert consumer.acked == [0]
         producer.fail_on = "callpulse.agents"  # the answer's forward to the agent fails
         with pytest.raises(ConnectionError):
-            await worker._fold_batch([event(2, "answered", 2, call_id="c1", agent="a1")])  # type: ignore[list-item]
+            await fold(worker, [event(2, "answered", 2, call_id="c1", agent="a1")])
         producer.fail_on = None
         stored_before = len(producer.sent)
         await worker._flush()  # what a stop does: the state is ahead of its effects
