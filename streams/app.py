@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -37,6 +36,7 @@ from callpulse.timeframes import INTERVALS_MS
 
 from .exporter import WorkerCollector, WorkerStats
 from .fastlane import BatchingApp, BatchingConsumer, Span
+from .produce import produce_batched
 from .publisher import SnapshotPublisher
 from .settings import WorkerSettings
 
@@ -55,18 +55,11 @@ _RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "key_serializer"
 @lru_cache(maxsize=1 << 16)
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition Kafka's default partitioner gives ``key`` (murmur2, as the Java client and
-    aiokafka do): where a table key's changelog records go with ``use_partitioner``. Cached:
+    aiokafka do): where the sources' records of a key go, so where the worker sends a key's
+    forwards, presence and changelog records (``use_partitioner``). Cached:
     the keys are the worker's queues and agents, few and repeated, and aiokafka's murmur2 is
     pure Python (a profile of the worker at full speed found 4 % of its time there)."""
     return int(murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def cached_partitioner(key: bytes | None, all_partitions: list[int],
-                       available: list[int]) -> int:
-    """aiokafka's default partitioner, through :func:`partition_of`'s cache."""
-    if key is None:
-        return random.choice(available or all_partitions)
-    return all_partitions[partition_of(key, len(all_partitions))]
 
 
 class Worker:
@@ -89,7 +82,6 @@ class Worker:
             # Quick group joins: Faust's defaults take ~30 s to settle (NOTES.md).
             broker_session_timeout=6, broker_heartbeat_interval=1, broker_rebalance_timeout=5,
             broker_commit_interval=1.0, producer_linger=0.005,
-            producer_partitioner=cached_partitioner,
             broker_max_poll_records=s.batch_max,
             # Bytes everywhere: the core decodes events and encodes states itself.
             key_serializer="raw", value_serializer="raw",
@@ -152,7 +144,8 @@ class Worker:
 
         async def health(view: Any, request: Any) -> Any:
             return view.json({"ok": True, "worker": self.settings.worker_name,
-                              "queues": len(self.views), "redis_up": self.publisher.up})
+                              "queues": len(self.views), "redis_up": self.publisher.up,
+                              "events_processed": self.stats.processed})
 
         app.page("/metrics")(metrics)
         app.page("/healthz")(health)
@@ -180,14 +173,14 @@ class Worker:
         then are the states written: a state that claims an event applied must never reach the
         changelog before the records that event produced (a crash in between would lose them,
         since the redelivered event is then skipped). Straight to the producer: Faust's
-        ``Topic.send`` costs several times more per record and adds nothing here."""
-        send = self.app.producer.send
-        s = self.settings
+        ``Topic.send`` costs several times more per record and adds nothing here; and in
+        client batches per partition (``streams.produce``)."""
+        client, s = self._client(), self.settings
         sent = []
         for topic, records in ((s.agents_topic, effects.forwards),
                                (s.presence_topic, effects.presence), (s.dlq_topic, effects.dlq)):
-            for key, value in records:
-                sent.append(await send(topic, key, value, None, None, None))
+            if records:
+                sent += await produce_batched(client, topic, records, partition_of)
         if sent:
             await asyncio.gather(*sent)
         self.stats.processed += effects.applied
@@ -208,7 +201,7 @@ class Worker:
         still on its way to the client, and a crash test caught offsets committed ahead of the
         states they stood for. The key's changelog partition is the one its source records
         use (``use_partitioner``)."""
-        core, send, n = self.core, self.app.producer.send, self.settings.partitions
+        core, client = self.core, self._client()
         if self._ahead:
             # A batch or sweep was cut off (cancelled at a stop, or its produce failed) after
             # the fold and before its effects were all on the broker. The states now claim
@@ -222,11 +215,14 @@ class Worker:
         tables = ((self.queue_table, core.dirty_queue_keys, core.dump_queue_key),
                   (self.agent_table, core.dirty_agent_keys, core.dump_agent_key))
         for table, dirty, dump in tables:
-            topic = table.changelog_topic.get_topic_name()
+            records = []
             for key in dirty:
                 raw, value = key.encode(), dump(key)
                 table.data[raw] = value  # the local copy, without Faust's changelog write
-                sent.append(await send(topic, raw, value, partition_of(raw, n), None, None))
+                records.append((raw, value))
+            if records:
+                sent += await produce_batched(client, table.changelog_topic.get_topic_name(),
+                                              records, partition_of)
         if sent:
             await asyncio.gather(*sent)  # if it fails, the keys stay dirty and nothing is acked
         for _, dirty, _ in tables:
@@ -242,6 +238,10 @@ class Worker:
         async with self._lock:
             if self._unstored:  # a batch may have stored meanwhile
                 await self._store()
+
+    def _client(self) -> Any:
+        """The aiokafka producer under Faust's (started with the app)."""
+        return self.app.producer._ensure_producer()  # type: ignore[attr-defined]
 
     def _lookup(self, kind: str, key: str) -> bytes | None:
         table = self.queue_table if kind == CALLS else self.agent_table
@@ -273,7 +273,7 @@ class Worker:
         # Every topic the worker produces to is tracked, and its metadata fetched, before the
         # first batch: once the producer tracks any topic, aiokafka's metadata refreshes cover
         # only tracked topics, and a send to another one waits for a refresh of its own.
-        producer = self.app.producer._ensure_producer()  # type: ignore[attr-defined]
+        producer = self._client()
         names = [t.changelog_topic.get_topic_name() for t in (self.queue_table, self.agent_table)]
         names += [s.agents_topic, s.presence_topic, s.dlq_topic]
         for name in names:

@@ -4,6 +4,7 @@ reading a worker's results back (its ``/metrics`` and its tables' changelogs).""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -111,6 +112,15 @@ class WorkerProc:
             text = r.read().decode()
         return {(s.name, tuple(sorted(s.labels.items()))): s.value
                 for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def health(self) -> dict[str, Any] | None:
+        """``/healthz``: cheap to serve, unlike a full scrape (for polling often)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as r:
+                health: dict[str, Any] = json.loads(r.read())
+                return health
+        except OSError:
+            return None
 
     def value(self, name: str, **labels: str) -> float | None:
         try:

@@ -57,6 +57,9 @@ def test_seeded_day_live_equals_replay(stack: Stack, unique: str, logdir: Path) 
     try:
         produce_events(stack, unique, events)
         wait_settled([worker], expected_processed(events))
+        health = worker.health()
+        assert health is not None and health["ok"] and health["redis_up"]
+        assert health["events_processed"] == expected_processed(events)
         # The Prometheus endpoint shows the same totals as the report (today = the whole day).
         for name, q in offline["queues"].items():
             for counter in ("offered", "answered", "abandoned", "handled"):

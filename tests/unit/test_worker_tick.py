@@ -19,6 +19,8 @@ from callpulse.config import Config
 from streams.app import Worker, create_app, partition_of
 from streams.settings import WorkerSettings
 
+from .fake_kafka import FakeProducer
+
 T0 = 1_763_978_400_000  # the events' day
 WALL_S = T0 / 1000 + 365 * 86_400  # the worker runs a year later (a replayed day)
 
@@ -57,22 +59,6 @@ class FakeRedis:
             job, self.meanwhile = self.meanwhile, None
             await job()
         return {}
-
-
-class FakeProducer:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes, int | None]] = []
-        self.fail_on: str | None = None  # a topic whose records the broker refuses
-
-    async def send(self, topic: str, key: bytes, value: bytes, partition: int | None,
-                   *_: Any) -> asyncio.Future[None]:
-        self.sent.append((topic, key, value, partition))
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if topic == self.fail_on:
-            done.set_exception(ConnectionError("broker refused"))
-        else:
-            done.set_result(None)
-        return done
 
 
 class FakeConsumer:
