@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from callpulse.ring import Ring
-from callpulse.tally import MAX_WAIT_MS, OFFERED, WAIT_ANSWERED_MS
+from callpulse.tally import MAX_WAIT_MS, NF, OFFERED, WAIT_ANSWERED_MS
 
 
 def test_windows_sum_the_newest_buckets_and_old_buckets_expire() -> None:
@@ -32,3 +35,49 @@ def test_columns_widen_instead_of_overflowing() -> None:
     ring.add(0, ((WAIT_ANSWERED_MS, 5_000_000_000),), 1)  # more than 32 bits
     v = ring.window(0, 20_000)
     assert (v[OFFERED], v[WAIT_ANSWERED_MS]) == (70_000, 5_000_000_000)
+
+
+_OPS = st.lists(st.tuples(st.integers(-8, 12), st.sampled_from((OFFERED, WAIT_ANSWERED_MS,
+                                                                MAX_WAIT_MS)),
+                          st.integers(1, 70_000), st.booleans()), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_OPS, st.integers(-3, 9))
+def test_windows_equal_the_sums_of_their_buckets(
+        ops: list[tuple[int, int, int, bool]], ahead: int) -> None:
+    """Every window, the ring's whole span too (read from running totals kept through writes,
+    late writes, retractions, expiry and a reload), equals its buckets summed one by one."""
+    ring, span_ms = Ring(10_000, 120_000), 120_000
+    buckets: dict[int, list[int]] = {}  # the model: bucket -> its fields
+    t, added = 500_000, []
+    for step, field, value, retract in ops:
+        t += step * 10_000 // 4  # mostly forward, sometimes back (late writes)
+        if retract and added:
+            ts, f, v = added.pop()
+            sign = -1
+        else:
+            ts, f, v, sign = t, field, value, 1
+            added.append((ts, f, v))
+        if ring.add(ts, ((f, v),), sign):
+            fields = buckets.setdefault(ts // 10_000, [0] * NF)
+            if f == MAX_WAIT_MS:
+                fields[f] = max(fields[f], v) if sign > 0 else fields[f]
+            else:
+                fields[f] += sign * v
+        now = (ring.head + ahead) * 10_000 + 9_999
+        for w in (30_000, 60_000, span_ms):
+            assert ring.window(now, w) == _summed(buckets, ring, now, w), (w, now)
+    reloaded = Ring(10_000, span_ms)
+    reloaded.load_state(ring.to_state())
+    now = ring.head * 10_000
+    assert reloaded.window(now, span_ms) == _summed(buckets, ring, now, span_ms)
+
+
+def _summed(buckets: dict[int, list[int]], ring: Ring, now_ms: int, window_ms: int) -> list[int]:
+    nb, held_from = now_ms // 10_000, ring.head - ring.n + 1
+    inside = [v for b, v in buckets.items()
+              if max(nb - window_ms // 10_000 + 1, held_from) <= b <= min(nb, ring.head)]
+    out = [sum(v[i] for v in inside) for i in range(NF)]
+    out[MAX_WAIT_MS] = max((v[MAX_WAIT_MS] for v in inside), default=0)
+    return out
