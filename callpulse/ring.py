@@ -27,7 +27,7 @@ class Ring:
     newer bucket clears the ones it passes; a write older than the ring is refused.
     """
 
-    __slots__ = ("bucket_ms", "cols", "head", "n", "totals")
+    __slots__ = ("bucket_ms", "cols", "head", "n", "totals", "used")
 
     def __init__(self, bucket_ms: int, span_ms: int) -> None:
         if bucket_ms <= 0 or span_ms < bucket_ms:
@@ -45,6 +45,9 @@ class Ring:
         # a third of a snapshot. Derived from the columns, never stored. Shorter windows are
         # summed: totals of their own cost every event three times the work (measured).
         self.totals = array("q", bytes(8 * NF))
+        # Whether each slot may hold anything: advancing over an unused one costs nothing
+        # (a replay or a catch-up crosses many empty buckets of a quiet queue).
+        self.used = bytearray(self.n)
 
     def oldest_ms(self) -> int:
         """Start of the oldest bucket the ring holds."""
@@ -61,6 +64,7 @@ class Ring:
             return False
         slot = b % self.n
         cols, totals = self.cols, self.totals
+        self.used[slot] = 1
         for field, delta in deltas:
             col = cols[field]
             if field == MAX_WAIT_MS:
@@ -78,14 +82,16 @@ class Ring:
         return True
 
     def _advance(self, b: int) -> None:
-        n, totals = self.n, self.totals
+        n, totals, used = self.n, self.totals, self.used
         first = max(self.head + 1, b - n + 1)
         for bucket in range(first, b + 1):
             slot = bucket % n  # the slot of bucket - n, which leaves the ring
-            for field, col in enumerate(self.cols):
-                if field != MAX_WAIT_MS:
-                    totals[field] -= col[slot]
-                col[slot] = 0
+            if used[slot]:
+                used[slot] = 0
+                for field, col in enumerate(self.cols):
+                    if field != MAX_WAIT_MS:
+                        totals[field] -= col[slot]
+                    col[slot] = 0
         self.head = b
 
     def _take_out(self, totals: array[int], first: int, last: int) -> None:
@@ -139,6 +145,7 @@ class Ring:
             raise ValueError("ring has the wrong number of fields")
         self.cols = loaded
         self.totals = array("q", self._sums(self.head - self.n + 1, self.head))
+        self.used = bytearray(b"\x01") * self.n  # not stored: any slot may hold something
 
     def _sums(self, lo: int, hi: int) -> list[int]:
         """Each field summed over buckets ``lo..hi`` the ring holds (0 for MAX_WAIT_MS)."""
