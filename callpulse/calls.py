@@ -68,11 +68,14 @@ Contribution = tuple[int, int, tuple[tuple[int, int], ...], str | None, str | No
 G_OFFERED, G_OUTCOME, G_HANDLED, G_ACW, G_CALLBACKS, G_RNA, G_LOST = range(7)
 ALL_GROUPS: Final = tuple(range(7))
 # The groups an event of each type can change while the call's entry time stays the same
-# (a new entry time changes every group). An outcome also moves talk time (answer time).
+# (a new entry time changes every group). Every outcome also moves the handled group: talk time
+# runs from the answer, and an earlier outcome of another kind replacing an answer takes the
+# answer's talk time away.
+_OUTCOME_GROUPS: Final = (G_OUTCOME, G_HANDLED, G_LOST)
 GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
-    ev.Ringing: (), ev.Answered: (G_OUTCOME, G_HANDLED, G_LOST), ev.Abandoned: (G_OUTCOME, G_LOST),
-    ev.VoicemailLeft: (G_OUTCOME, G_LOST), ev.CallbackRequested: (G_OUTCOME, G_LOST),
-    ev.FlowedOut: (G_OUTCOME, G_LOST),
+    ev.Ringing: (), ev.Answered: _OUTCOME_GROUPS, ev.Abandoned: _OUTCOME_GROUPS,
+    ev.VoicemailLeft: _OUTCOME_GROUPS, ev.CallbackRequested: _OUTCOME_GROUPS,
+    ev.FlowedOut: _OUTCOME_GROUPS,
     ev.Ended: (G_HANDLED,), ev.Hold: (G_HANDLED,), ev.Unhold: (G_HANDLED,),
     ev.WrapupStarted: (G_ACW,), ev.WrapupEnded: (G_ACW,), ev.CallbackAttempted: (G_CALLBACKS,),
     ev.CallbackCancelled: (), ev.RingNoAnswer: (G_RNA,),

@@ -12,7 +12,18 @@ from callpulse.config import QueueConfig
 from callpulse.queue import QueueParams, QueueState
 from callpulse.tally import ANSWERED, CALLBACKS_REACHED, OFFERED, VOICEMAILS
 
-from .test_formulas import T0, S, abandoned, answered, attempt, cancelled, ringing, voicemail
+from .test_formulas import (
+    T0,
+    S,
+    abandoned,
+    answered,
+    attempt,
+    cancelled,
+    ended,
+    flowed_out,
+    ringing,
+    voicemail,
+)
 
 GRACE_MS = 60 * S
 
@@ -121,3 +132,16 @@ def test_kept_records_survive_the_state_bytes() -> None:
     back = codec.queue_from_bytes(codec.queue_to_bytes(q), q.cfg, q.params)
     assert [c.first_ms() for c in back.earlier["c1"]] == [T0]
     assert codec.queue_to_bytes(back) == codec.queue_to_bytes(q)
+
+
+def test_an_earlier_outcome_replacing_an_answer_takes_its_talk_time_away() -> None:
+    """Found in review: the flow-out (+25 s) arriving after the answer (+30 s) it precedes must
+    leave the call unhandled, as in the ordered stream, not handled with the answer's talk."""
+    ring, end = ringing("c1", T0), ended("c1", T0 + 20 * S)
+    ans, flowed = answered("c1", T0 + 30 * S), flowed_out("c1", T0 + 25 * S)
+    ordered, late = _queue([ring, end, flowed, ans]), _queue([ring, end, ans, flowed])
+    now = T0 + 200 * S
+    got, want = late.frame("today", now), ordered.frame("today", now)
+    # (max_wait_s keeps the answer's longer wait: a maximum cannot be taken back, docs §11)
+    assert {**got, "max_wait_s": None} == {**want, "max_wait_s": None}
+    assert (got["handled"], got["flowed_out"], got["answered"]) == (0, 1, 0)
