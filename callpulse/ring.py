@@ -88,21 +88,23 @@ class Ring:
             slot = bucket % n  # the slot of bucket - n, which leaves the ring
             if used[slot]:
                 used[slot] = 0
-                for field, col in enumerate(self.cols):
-                    if field != MAX_WAIT_MS:
-                        totals[field] -= col[slot]
+                self._take_slot(totals, slot)
+                for col in self.cols:
                     col[slot] = 0
         self.head = b
 
     def _take_out(self, totals: array[int], first: int, last: int) -> None:
         """Subtract buckets ``first..last`` (those the ring holds) from running totals."""
         first = max(first, self.head - self.n + 1)
-        n = self.n
+        n, used = self.n, self.used
         for bucket in range(first, last + 1):
-            slot = bucket % n
-            for field, col in enumerate(self.cols):
-                if field != MAX_WAIT_MS:
-                    totals[field] -= col[slot]
+            if used[bucket % n]:
+                self._take_slot(totals, bucket % n)
+
+    def _take_slot(self, totals: array[int], slot: int) -> None:
+        for field, col in enumerate(self.cols):
+            if field != MAX_WAIT_MS:
+                totals[field] -= col[slot]
 
     def window(self, now_ms: int, window_ms: int) -> list[int]:
         """The field vector summed over the window ``(now - window_ms, now]``, bucket-aligned

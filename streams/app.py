@@ -179,8 +179,7 @@ class Worker:
         sent = []
         for topic, records in ((s.agents_topic, effects.forwards),
                                (s.presence_topic, effects.presence), (s.dlq_topic, effects.dlq)):
-            if records:
-                sent += await produce_batched(client, topic, records, partition_of)
+            sent += await produce_batched(client, topic, records, partition_of)
         if sent:
             await asyncio.gather(*sent)
         self.stats.processed += effects.applied
@@ -220,9 +219,8 @@ class Worker:
                 raw, value = key.encode(), dump(key)
                 table.data[raw] = value  # the local copy, without Faust's changelog write
                 records.append((raw, value))
-            if records:
-                sent += await produce_batched(client, table.changelog_topic.get_topic_name(),
-                                              records, partition_of)
+            sent += await produce_batched(client, table.changelog_topic.get_topic_name(),
+                                          records, partition_of)
         if sent:
             await asyncio.gather(*sent)  # if it fails, the keys stay dirty and nothing is acked
         for _, dirty, _ in tables:

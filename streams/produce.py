@@ -10,7 +10,7 @@ a ``BatchBuilder`` per partition (aiokafka's C record builder) and submitting ea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # (key, number of partitions) -> partition: Kafka's default (murmur2) partitioner, so keyed
@@ -18,11 +18,15 @@ from typing import Any
 Partitioner = Callable[[bytes, int], int]
 
 
-async def produce_batched(producer: Any, topic: str, records: Iterable[tuple[bytes | None, bytes]],
-                          partition_of: Partitioner) -> list[asyncio.Future[Any]]:
+async def produce_batched(
+    producer: Any, topic: str, records: Sequence[tuple[bytes | None, bytes]],
+    partition_of: Partitioner,
+) -> list[asyncio.Future[Any]]:
     """Queue ``records`` (key, value) on ``topic`` of the aiokafka ``producer``, in order per
-    partition; returns the futures of their batches, done once the broker has them. A record
-    with no key goes to the first partition."""
+    partition; returns the futures of their batches, done once the broker has them (none for
+    no records). A record with no key goes to the first partition."""
+    if not records:
+        return []
     partitions = sorted(await producer.partitions_for(topic))
     n = len(partitions)
     batches: dict[int, Any] = {}
