@@ -7,7 +7,9 @@ import random
 import zlib
 from typing import Any
 
+import lz4.frame
 import msgspec
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -183,13 +185,20 @@ def test_presence_gives_queue_agent_counts_and_ignores_stale_records() -> None:
     assert c.agent_counts("default", "q2")["logged_in"] == 0
 
 
-def test_table_values_round_trip_and_resume() -> None:
+def as_zlib_value(data: bytes) -> bytes:
+    """A table value in format 1 (zlib), as workers before LZ4 stored it."""
+    assert data[:1] == b"\x02"
+    return b"\x01" + zlib.compress(lz4.frame.decompress(data[1:]), 1)
+
+
+@pytest.mark.parametrize("recode", [None, as_zlib_value], ids=["lz4", "zlib"])
+def test_table_values_round_trip_and_resume(recode: Any) -> None:
     topics = Topics()
     a = core()
     for e in day_example():
         route(topics, e)
     pump(a, topics)
-    saved = stored(a)
+    saved = {k: recode(v) if recode else v for k, v in stored(a).items()}
     b = core(lookup=lambda kind, key: saved.get((kind, key)))
     for kind, key in saved:
         (b.queue if kind == CALLS else b.agent)("default", key)  # resumes from the stored value
@@ -294,12 +303,11 @@ def test_a_queue_on_two_partitions_is_counted_as_misrouted_and_still_folded() ->
 
 
 def test_a_corrupt_stored_value_is_a_state_format_error() -> None:
-    import pytest
-
     from callpulse.errors import StateFormatError
 
     c = core()
-    for data in (b"\x01not zlib", b"\x09unknown format", b"\x01" + zlib.compress(b"\x05")):
+    for data in (b"\x01not zlib", b"\x02not lz4", b"\x09unknown format",
+                 b"\x01" + zlib.compress(b"\x05"), b"\x02" + lz4.frame.compress(b"\x05")):
         with pytest.raises(StateFormatError, match="queue key 'q1'"):
             c.load_queue_key("q1", data)
         with pytest.raises(StateFormatError, match="agent key 'a1'"):
