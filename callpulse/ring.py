@@ -16,8 +16,6 @@ from .tally import MAX_WAIT_MS, NF, SUM_FIELDS
 
 # Narrowest type first; a column is widened in place the first time a value does not fit.
 _WIDER = {"H": "I", "I": "q"}
-# How many buckets past the head a window read still starts from the running totals.
-_CATCH_UP_BUCKETS = 6
 
 
 class Ring:
@@ -27,7 +25,7 @@ class Ring:
     newer bucket clears the ones it passes; a write older than the ring is refused.
     """
 
-    __slots__ = ("bucket_ms", "cols", "head", "n", "totals", "used")
+    __slots__ = ("bucket_ms", "closed", "cols", "head", "n", "used")
 
     def __init__(self, bucket_ms: int, span_ms: int) -> None:
         if bucket_ms <= 0 or span_ms < bucket_ms:
@@ -39,15 +37,15 @@ class Ring:
             array("I" if i in SUM_FIELDS else "H", bytes(4 if i in SUM_FIELDS else 2) * self.n)
             for i in range(NF)
         ]
-        # Each field summed over every bucket held (MAX_WAIT_MS is not: a maximum cannot be
-        # taken back), kept as buckets are written and cleared, so the longest window, read on
-        # every refresh, costs O(fields) and not O(fields x buckets): summing 360 buckets was
-        # a third of a snapshot. Derived from the columns, never stored. Shorter windows are
-        # summed: totals of their own cost every event three times the work (measured).
-        self.totals = array("q", bytes(8 * NF))
         # Whether each slot may hold anything: advancing over an unused one costs nothing
         # (a replay or a catch-up crosses many empty buckets of a quiet queue).
         self.used = bytearray(self.n)
+        # For windows ending at the head: the field vector of their buckets before the head's
+        # (see _sums), by first bucket. A read then adds only the head bucket's values, so a
+        # refresh costs O(fields), not O(fields x buckets) (summing the 60m window's 360
+        # buckets was a third of a queue's snapshot). Nearly every write goes to the head
+        # bucket; one to an older bucket, or a new head, clears them. Derived, never stored.
+        self.closed: dict[int, list[int]] = {}
 
     def oldest_ms(self) -> int:
         """Start of the oldest bucket the ring holds."""
@@ -62,8 +60,10 @@ class Ring:
             self._advance(b)
         elif b <= self.head - self.n:
             return False
+        elif b < self.head and self.closed:
+            self.closed.clear()
         slot = b % self.n
-        cols, totals = self.cols, self.totals
+        cols = self.cols
         self.used[slot] = 1
         for field, delta in deltas:
             col = cols[field]
@@ -73,7 +73,6 @@ class Ring:
                 value = delta
             else:
                 value = col[slot] + sign * delta
-                totals[field] += sign * delta
             try:
                 col[slot] = value
             except OverflowError:  # rare: widen this column for good, then store
@@ -82,52 +81,30 @@ class Ring:
         return True
 
     def _advance(self, b: int) -> None:
-        n, totals, used = self.n, self.totals, self.used
-        first = max(self.head + 1, b - n + 1)
-        for bucket in range(first, b + 1):
+        n, used = self.n, self.used
+        for bucket in range(max(self.head + 1, b - n + 1), b + 1):
             slot = bucket % n  # the slot of bucket - n, which leaves the ring
             if used[slot]:
                 used[slot] = 0
-                self._take_slot(totals, slot)
                 for col in self.cols:
                     col[slot] = 0
         self.head = b
-
-    def _take_out(self, totals: array[int], first: int, last: int) -> None:
-        """Subtract buckets ``first..last`` (those the ring holds) from running totals."""
-        first = max(first, self.head - self.n + 1)
-        n, used = self.n, self.used
-        for bucket in range(first, last + 1):
-            if used[bucket % n]:
-                self._take_slot(totals, bucket % n)
-
-    def _take_slot(self, totals: array[int], slot: int) -> None:
-        for field, col in enumerate(self.cols):
-            if field != MAX_WAIT_MS:
-                totals[field] -= col[slot]
+        self.closed.clear()
 
     def window(self, now_ms: int, window_ms: int) -> list[int]:
         """The field vector summed over the window ``(now - window_ms, now]``, bucket-aligned
         (the window is the ``window_ms // bucket_ms`` buckets ending with now's)."""
-        nw = window_ms // self.bucket_ms
         nb = now_ms // self.bucket_ms
-        lo = max(nb - nw + 1, self.head - self.n + 1)
+        lo = max(nb - window_ms // self.bucket_ms + 1, self.head - self.n + 1)
         hi = min(nb, self.head)
-        if lo > hi:
-            return [0] * NF
-        totals = self.totals
-        # The running totals serve the whole ring's window ending at the head, or a little
-        # after it (a queue quiet for a few buckets) minus what left since; else sum.
-        if nw == self.n and 0 <= nb - self.head <= _CATCH_UP_BUCKETS:
-            if nb > self.head:
-                totals = array("q", totals)
-                self._take_out(totals, self.head - nw + 1, nb - nw)
-            out = totals.tolist()
-        else:
-            out = self._sums(lo, hi)
-        max_col = self.cols[MAX_WAIT_MS]
-        out[MAX_WAIT_MS] = max(max(max_col[a:z]) for a, z in _slot_spans(lo % self.n,
-                                                                            hi % self.n, self.n))
+        if hi < self.head or lo > hi:  # ending before the head (rare), or nothing held
+            return self._sums(lo, hi)
+        closed = self.closed.get(lo)
+        if closed is None:
+            closed = self.closed[lo] = self._sums(lo, hi - 1)
+        slot = hi % self.n
+        out = [total + col[slot] for total, col in zip(closed, self.cols, strict=True)]
+        out[MAX_WAIT_MS] = max(closed[MAX_WAIT_MS], self.cols[MAX_WAIT_MS][slot])
         return out
 
     def to_state(self) -> tuple[int, list[tuple[str, bytes]]]:
@@ -146,18 +123,21 @@ class Ring:
         if len(loaded) != NF:
             raise ValueError("ring has the wrong number of fields")
         self.cols = loaded
-        self.totals = array("q", self._sums(self.head - self.n + 1, self.head))
         self.used = bytearray(b"\x01") * self.n  # not stored: any slot may hold something
+        self.closed = {}
 
     def _sums(self, lo: int, hi: int) -> list[int]:
-        """Each field summed over buckets ``lo..hi`` the ring holds (0 for MAX_WAIT_MS)."""
+        """Each field summed over buckets ``lo..hi`` the ring holds (MAX_WAIT_MS: their
+        maximum); zeros when there are none."""
         lo = max(lo, self.head - self.n + 1)
         out = [0] * NF
         if lo > hi:
             return out
         spans = _slot_spans(lo % self.n, hi % self.n, self.n)
         for i, col in enumerate(self.cols):
-            if i != MAX_WAIT_MS:
+            if i == MAX_WAIT_MS:
+                out[i] = max(max(col[a:z]) for a, z in spans)
+            else:
                 out[i] = sum(sum(col[a:z]) for a, z in spans)
         return out
 
