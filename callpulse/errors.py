@@ -21,3 +21,7 @@ class StateFormatError(CallpulseError):
 
 class InputError(CallpulseError):
     """An input file cannot be read at all (missing, unreadable, unknown format)."""
+
+
+class StoreError(CallpulseError):
+    """The broker did not take the worker's states (their source records stay unacked)."""

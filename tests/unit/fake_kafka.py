@@ -29,6 +29,8 @@ class FakeProducer:
         self.sent: list[tuple[str, bytes | None, bytes, int]] = []
         self.batches = 0
         self.fail_on: str | None = None  # a topic whose records the broker refuses
+        self.hold = False  # the broker answers only on release()
+        self._held: list[asyncio.Future[None]] = []
 
     def _ensure_producer(self) -> FakeProducer:  # Faust's producer gives its client this way
         return self
@@ -44,8 +46,17 @@ class FakeProducer:
         self.batches += 1
         self.sent.extend((topic, key, value, partition) for key, value in batch.records)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if topic == self.fail_on:
+        if self.hold:
+            self._held.append(done)
+        elif topic == self.fail_on:
             done.set_exception(ConnectionError("broker refused"))
         else:
             done.set_result(None)
         return done
+
+    def release(self) -> None:
+        """The broker answers every batch held."""
+        self.hold = False
+        for done in self._held:
+            done.set_result(None)
+        self._held.clear()

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from callpulse.config import Config
+from callpulse.errors import StoreError
 from streams.app import Worker, create_app, partition_of
 from streams.settings import WorkerSettings
 
@@ -173,13 +174,16 @@ def test_records_are_acked_only_once_a_store_covers_them() -> None:
     async def go() -> None:
         worker, consumer, producer = worker_and_kafka()
         await fold(worker, [event(0, "ringing", 0, call_id="c1")])
+        assert await worker._stored()
         assert consumer.acked == [0]  # the first batch stores at once
         await fold(worker, [event(1, "ringing", 1, call_id="c2")])
         await fold(worker, [event(2, "ringing", 2, call_id="c3")])
+        assert await worker._stored()
         assert consumer.acked == [0], "acked before their states were stored"
         stored_before = len(producer.sent)
         worker._next_store = 0.0  # STORE_S has passed: the tick stores and acks
         await worker._tick()
+        assert await worker._stored()
         assert consumer.acked == [0, 1, 2]
         changelog = [r for r in producer.sent[stored_before:] if r[0] == "queues-changelog"]
         assert [r[2] for r in changelog] == [worker.core.dump_queue_key("q")]  # once, not twice
@@ -188,13 +192,33 @@ def test_records_are_acked_only_once_a_store_covers_them() -> None:
     asyncio.run(go())
 
 
+def test_batches_fold_while_a_store_waits_for_the_broker() -> None:
+    async def go() -> None:
+        worker, consumer, producer = worker_and_kafka()
+        producer.hold = True  # the broker has not answered the store yet
+        await asyncio.wait_for(fold(worker, [event(0, "ringing", 0, call_id="c1")]), 1)
+        await asyncio.wait_for(fold(worker, [event(1, "ringing", 1, call_id="c2")]), 1)
+        assert worker.core.queues[("default", "q")].today.v[0] == 2  # folded meanwhile
+        assert consumer.acked == [], "acked before the broker took the state"
+        producer.release()
+        assert await worker._stored()
+        assert consumer.acked == [0], "the store covered only the batch folded before it"
+        await worker._flush()
+        assert consumer.acked == [0, 1]
+
+    asyncio.run(go())
+
+
 def test_a_failed_store_acks_nothing_and_the_next_store_writes_the_keys_again() -> None:
     async def go() -> None:
         worker, consumer, producer = worker_and_kafka()
         producer.fail_on = "queues-changelog"
-        with pytest.raises(ConnectionError):
-            await fold(worker, [event(0, "ringing", 0, call_id="c1")])
+        await fold(worker, [event(0, "ringing", 0, call_id="c1")])
+        assert not await worker._stored()
         assert consumer.acked == []
+        assert worker.core.dirty_queue_keys == {"q"}
+        with pytest.raises(StoreError):  # what a stop or a rebalance then does
+            await worker._flush()
         producer.fail_on = None
         sent_before = len(producer.sent)
         await worker._flush()
@@ -209,6 +233,7 @@ def test_a_batch_cut_off_before_its_effects_are_produced_is_never_stored() -> No
         worker, consumer, producer = worker_and_kafka()
         await fold(worker, [event(0, "ringing", 0, call_id="c1")])
         await fold(worker, [event(1, "ringing", 1, call_id="c2")])
+        assert await worker._stored()
         assert consumer.acked == [0]
         producer.fail_on = "callpulse.agents"  # the answer's forward to the agent fails
         with pytest.raises(ConnectionError):
