@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from callpulse import events as ev
-from callpulse.agents import AgentState, agents_by_queue
+from callpulse.agents import AgentState, AgentStatus, agents_by_queue
 from callpulse.timeframes import Calendar
+
+from .strategies import day_of_events, perturbed
 
 T0 = 1_709_539_200_000  # 2024-03-04T08:00:00Z
 S = 1000
@@ -62,3 +67,29 @@ def test_present_applies_the_buffer_and_counts_by_queue() -> None:
     assert a.present().state() == "on_call"
     assert agents_by_queue([a]) == {("default", "q"): {
         "available": 0, "on_call": 1, "wrap_up": 0, "not_ready": 0, "logged_in": 1}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_the_present_kept_between_calls_equals_the_buffer_replayed(data: st.DataObject) -> None:
+    """Whatever the arrival order, duplicates and commits, the present kept between calls is
+    the committed status with every buffered event applied in order."""
+    events = data.draw(perturbed(data.draw(day_of_events()), 60_000))
+    agents: dict[str, AgentState] = {}
+    for e in events:
+        name = getattr(e, "agent", None)
+        if name is None:
+            continue
+        a = agents.setdefault(name, AgentState("default", name, Calendar("UTC", 0, 900_000)))
+        a.apply(e)
+        replayed = a.status.copy()
+        for _, _, buffered in a.pending:
+            replayed.transition(buffered)
+        assert _fields(a.present()) == _fields(replayed)
+        if data.draw(st.integers(0, 9)) == 0:  # the janitor, at times after a stuck call
+            a.sweep(e.ts + data.draw(st.sampled_from((0, 30_000, 120_000, 9 * 3_600_000))))
+
+
+def _fields(s: AgentStatus) -> tuple[object, ...]:
+    return (s.activity, s.call, s.logged_in, s.name, s.paused, s.queues, s.reason, s.since,
+            s.team)
