@@ -82,6 +82,11 @@ class Worker:
             # Quick group joins: Faust's defaults take ~30 s to settle (NOTES.md).
             broker_session_timeout=6, broker_heartbeat_interval=1, broker_rebalance_timeout=5,
             broker_commit_interval=1.0, producer_linger=0.005,
+            # A partition's share of a store, or of a batch's forwards, goes as one client
+            # batch: aiokafka sends a partition's next batch only once the broker answered the
+            # last, and at the default 16 KB a store of 50 queues (~11 KB each) took a dozen
+            # round trips per partition. Below the broker's default message.max.bytes (1 MB).
+            producer_max_batch_size=512 * 1024,
             broker_max_poll_records=s.batch_max,
             # Bytes everywhere: the core decodes events and encodes states itself.
             key_serializer="raw", value_serializer="raw",
