@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from aiokafka import AIOKafkaProducer
@@ -43,14 +43,21 @@ def route(event: dict[str, Any], calls_topic: str, agents_topic: str) -> tuple[s
     return calls_topic, event["queue"].encode()
 
 
+# How our sources produce. A few milliseconds of linger batch the records of a busy second;
+# the embedded broker's fetches also slow down with the number of batches it holds
+# (benchmarks/bench_latency.py measured it), so sending each event alone costs everyone.
+PRODUCER_OPTIONS: Final[dict[str, Any]] = {
+    "linger_ms": 5, "acks": "all", "enable_idempotence": False, "max_batch_size": 262_144,
+}
+
+
 async def produce(events: Iterable[dict[str, Any]], *, servers: list[str], calls_topic: str,
                   agents_topic: str, speed: float, start_ms: int,
                   clock: Callable[[], float] = time.monotonic) -> int:
     """Send ``events`` (in ``ts`` order); with ``speed`` > 0, event time runs ``speed`` times
     faster than the wall clock from ``start_ms``. Heartbeats go to every partition of the calls
     topic, so every worker's clock hears them. Returns the number of events sent."""
-    producer = AIOKafkaProducer(bootstrap_servers=servers, linger_ms=5, acks="all",
-                                enable_idempotence=False, max_batch_size=262_144)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER_OPTIONS)
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(calls_topic))
