@@ -81,6 +81,12 @@ GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
     ev.CallbackCancelled: (), ev.RingNoAnswer: (G_RNA,),
 }
 
+# The event types that can change whether a call waits or is an open callback item (see
+# QueueState._track); the others (talk, hold, wrap-up, ring no answer) cannot.
+CHANGES_LIVE: Final = frozenset({
+    ev.Ringing, ev.Answered, ev.Abandoned, ev.VoicemailLeft, ev.CallbackRequested, ev.FlowedOut,
+    ev.CallbackAttempted, ev.CallbackCancelled,
+})
 
 _OFFERED_ONE: Final = ((OFFERED, 1),)
 

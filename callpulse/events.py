@@ -8,7 +8,7 @@ Implements ``spec/EVENTS.md``. Decoding and validation are one msgspec pass (a t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Final, Literal, get_args
 
 import msgspec
 
@@ -181,6 +181,18 @@ AnyEvent = (
 # Call events that also change an agent's state; the worker forwards these to the agents topic
 # (DESIGN.md decision 2) and replay hands them to the agent's state as well.
 AGENT_CALL_EVENTS: Final = (Answered, Hold, Unhold, Ended, WrapupStarted, WrapupEnded, RingNoAnswer)
+
+# Which states each event type goes to, by exact type (event types are final), as bits: its
+# queue, its agent, or both (a heartbeat goes to neither). The engine and the live core look
+# this up for every event: isinstance on msgspec Structs costs several times more.
+TO_QUEUE: Final = 1
+TO_AGENT: Final = 2
+ROUTE: Final[dict[type, int]] = {
+    t: TO_AGENT if issubclass(t, AgentEvent)
+    else TO_QUEUE | TO_AGENT if issubclass(t, AGENT_CALL_EVENTS)
+    else TO_QUEUE if issubclass(t, CallEvent) else 0
+    for t in get_args(AnyEvent)
+}
 
 
 class Rejected(msgspec.Struct, frozen=True, gc=False):

@@ -15,7 +15,7 @@ from typing import Any, Final
 from . import erlang
 from . import events as ev
 from .agents import AGENT_STUCK_MS
-from .calls import ALL_GROUPS, G_LOST, GROUPS_OF, Call, Contribution
+from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
 from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
@@ -123,7 +123,7 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e):
+            if self._fold(call, e) and type(e) in CHANGES_LIVE:
                 self._track(call_id, call)
         if ts > self.max_ts:
             self.max_ts = ts
