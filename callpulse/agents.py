@@ -233,10 +233,21 @@ class AgentState:
             del pending[:n]
             if not pending:
                 self.present_status = None  # the status itself is the present now
-            horizon = ts_ms - self.grace_ms
-            if len(self.recent) > 64:
-                self.recent = {k: t for k, t in self.recent.items() if t >= horizon}
+            self._forget_before(ts_ms - self.grace_ms)
         return n
+
+    def _forget_before(self, horizon_ms: int) -> None:
+        """Drop the ids applied before ``horizon_ms`` from ``recent``. They were added in the
+        order applied, which is time order but for late events, so the oldest come first:
+        the cost is the ids dropped, not the ids kept (a busy agent keeps hundreds)."""
+        recent = self.recent
+        old = []
+        for eid, ts in recent.items():
+            if ts >= horizon_ms:
+                break
+            old.append(eid)
+        for eid in old:
+            del recent[eid]
 
     def _commit(self, e: ev.AnyEvent) -> None:
         ts = e.ts

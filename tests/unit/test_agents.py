@@ -93,3 +93,16 @@ def test_the_present_kept_between_calls_equals_the_buffer_replayed(data: st.Data
 def _fields(s: AgentStatus) -> tuple[object, ...]:
     return (s.activity, s.call, s.logged_in, s.name, s.paused, s.queues, s.reason, s.since,
             s.team)
+
+
+def test_a_repeat_after_its_event_was_applied_is_still_dropped_and_old_ids_are_forgotten() -> None:
+    a = AgentState("default", "x", Calendar("UTC", 0, 900_000))
+    login = ev.AgentLogin(v=1, id="l", ts=T0, source="s", agent="x", queues=["q"])
+    a.apply(login)
+    for i in range(1, 400):  # a busy agent: an event a second
+        a.apply(ev.AgentReady(v=1, id=f"r{i}", ts=T0 + i * S, source="s", agent="x"))
+        if i == 61:
+            assert not a.pending or a.pending[0][1] != "l"  # the login is applied
+            assert a.apply(login) is False, "a repeat within the grace of its applying"
+    # Only the ids applied within the last grace are kept, not every id seen.
+    assert len(a.recent) <= 61 and "r1" not in a.recent
