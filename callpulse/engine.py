@@ -16,10 +16,6 @@ from .queue import QueueParams, QueueState
 from .timeframes import Calendar
 
 SWEEP_EVERY_MS: Final = 60_000
-# Module constants of the compiled module: reading them costs no attribute lookup per event.
-_ROUTE: Final = ev.ROUTE
-_TO_QUEUE: Final = ev.TO_QUEUE
-_TO_AGENT: Final = ev.TO_AGENT
 
 
 class Engine:
@@ -49,11 +45,11 @@ class Engine:
             self.last_ts = ts
         if ts > self.sources.get(e.source, -(1 << 62)):
             self.sources[e.source] = ts
-        route = _ROUTE[type(e)]
+        route = ev.ROUTE[type(e)]
         # The ignores are for mypy, which cannot narrow on a type's route.
-        if route & _TO_QUEUE:
+        if route & ev.TO_QUEUE:
             self.queue(e.tenant, e.queue).apply(e)  # type: ignore[union-attr,arg-type]
-        if route & _TO_AGENT:
+        if route & ev.TO_AGENT:
             self.agent(e.tenant, e.agent).apply(e)  # type: ignore[union-attr]
         if ts >= self._next_sweep_ms:
             self.sweep(ts)

@@ -46,10 +46,6 @@ T = TypeVar("T")
 _PACK: Final = msgspec.msgpack.Encoder()
 _UNPACK: Final = msgspec.msgpack.Decoder()
 _JSON: Final = msgspec.json.Encoder()
-# Module constants of the compiled module: reading them costs no attribute lookup per event.
-_ROUTE: Final = ev.ROUTE
-_TO_QUEUE: Final = ev.TO_QUEUE
-_TO_AGENT: Final = ev.TO_AGENT
 
 
 # Table values: a format byte, then an LZ4 frame of msgpack. A queue state is mostly zeros
@@ -180,20 +176,20 @@ class LiveCore:
                 self._reject(r, decoded, wall_ms, out)
                 continue
             e: Any = decoded  # narrowed by its route below (mypy cannot follow that)
-            route = _ROUTE[type(e)]
+            route = ev.ROUTE[type(e)]
             if not route:  # a heartbeat
                 self._seen(e)
                 out.applied += 1
                 continue
             if r.kind == CALLS:
-                if not route & _TO_QUEUE:
+                if not route & ev.TO_QUEUE:
                     self._reject(r, ev.Rejected(ev.WRONG_TOPIC, "agent event on the calls topic"),
                                  wall_ms, out)
                     continue
-                if self._queue_event(r, e) and route & _TO_AGENT:
+                if self._queue_event(r, e) and route & ev.TO_AGENT:
                     out.forwards.append((e.agent.encode(), r.value or b""))
             else:
-                if not route & _TO_AGENT:
+                if not route & ev.TO_AGENT:
                     self._reject(r, ev.Rejected(ev.WRONG_TOPIC, "queue event on the agents topic"),
                                  wall_ms, out)
                     continue
