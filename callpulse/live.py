@@ -33,7 +33,7 @@ from . import events as ev
 from .agents import QUEUE_BUCKET, AgentState, empty_counts
 from .alerts import SOURCE_STALE_MS, evaluate, rule_values, stale_sources
 from .codec import agent_from_bytes, agent_to_bytes, queue_from_bytes, queue_to_bytes
-from .config import Config
+from .config import ALERT_RULES, Config
 from .errors import StateFormatError
 from .presence import PresenceRecord, decode_presence
 from .queue import QueueParams, QueueState
@@ -408,7 +408,8 @@ class LiveCore:
         self.alert_state[(tenant, name)] = state
         snap["alerts"] = [{"alert": a.alert, "severity": a.severity, "since_ms": a.since_ms,
                            "value": a.value} for a in active]
-        snap["levels"] = {rule: {"warn": lv.warn, "crit": lv.crit}
+        snap["levels"] = {rule: {"warn": lv.warn, "crit": lv.crit,
+                                 "direction": ALERT_RULES[rule][0]}
                           for rule, lv in q.cfg.alerts.items()}
         snap["as_of_ms"] = now_ms
         return snap

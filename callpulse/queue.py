@@ -18,7 +18,15 @@ from .agents import AGENT_STUCK_MS
 from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
 from .ring import Ring
-from .tally import MAX_WAIT_MS, Tally, bump, frame_keys
+from .tally import (
+    MAX_WAIT_MS,
+    OFFERED,
+    Tally,
+    bump,
+    frame_keys,
+    service_level,
+)
+from .tally import asa_s as metric_asa_s
 from .timeframes import Calendar
 
 # Upper bounds of the wait histogram (``callpulse_queue_wait_seconds``, spec/METRICS.md
@@ -399,7 +407,17 @@ class QueueState:
                                   agents.get("logged_in", 0)))
         return {"tenant": self.tenant, "queue": self.queue, "live": live, "frames": frames,
                 "sl_formula": self.cfg.sl_formula, "sl_threshold_s": self.cfg.sl_threshold_s,
-                "sl_goal_ratio": self.cfg.sl_goal_ratio}
+                "sl_goal_ratio": self.cfg.sl_goal_ratio, "trend": self.trend(now_ms)}
+
+    def trend(self, now_ms: int) -> dict[str, Any]:
+        """Today's intervals up to ``now_ms`` as columns, for the wallboard's chart: their
+        starts, ``offered``, ``asa_s`` and ``service_level_ratio`` (``None`` when empty)."""
+        start, end = self.today_bounds
+        rows = self.report_intervals(start, now_ms + 1) if start <= now_ms < end else []
+        return {"start_ms": [s for s, _ in rows],
+                "offered": [t.v[OFFERED] for _, t in rows],
+                "asa_s": [metric_asa_s(t.v) for _, t in rows],
+                "service_level_ratio": [service_level(t.v, self.cfg.sl_formula) for _, t in rows]}
 
     def report_intervals(self, from_ms: int, until_ms: int) -> list[tuple[int, Tally]]:
         """The interval tallies in ``[from_ms, until_ms)``, with empty intervals filled in."""

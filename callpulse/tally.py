@@ -121,6 +121,11 @@ def service_level(v: Sequence[int], formula: str) -> float | None:
     raise ValueError(f"unknown service-level formula {formula!r}")
 
 
+def asa_s(v: Sequence[int]) -> float | None:
+    """Mean wait of answered calls (average speed of answer); ``None`` when none was."""
+    return _mean_s(v[WAIT_ANSWERED_MS], v[ANSWERED])
+
+
 def metrics(v: Sequence[int], formula: str, frame_ms: int | None = None) -> dict[str, float | None]:
     """Every derived metric of ``spec/METRICS.md`` ("Per queue") over one frame's vector.
 
@@ -133,7 +138,7 @@ def metrics(v: Sequence[int], formula: str, frame_ms: int | None = None) -> dict
     out: dict[str, float | None] = {
         "service_level_ratio": service_level(v, formula),
         "abandon_ratio": _ratio(ab, left),
-        "asa_s": _mean_s(v[WAIT_ANSWERED_MS], a),
+        "asa_s": asa_s(v),
         "avg_abandon_wait_s": _mean_s(v[WAIT_ABANDONED_MS], ab),
         "avg_wait_s": _mean_s(v[WAIT_ANSWERED_MS] + v[WAIT_ABANDONED_MS] + v[WAIT_OTHER_MS], left),
         "max_wait_s": None if left == 0 else round(v[MAX_WAIT_MS] / 1000, 3),

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from callpulse import cli as core_cli
+from monitor_ui import cli as monitor_cli
 from producers import cli as producers_cli
 from streams import cli as streams_cli
 
@@ -16,6 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p, sub = core_cli.parser()
     streams_cli.register(sub)
     producers_cli.register(sub)
+    monitor_cli.register(sub)
     demo.register(sub)
     return core_cli.run(p, argv)
 

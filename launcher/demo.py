@@ -1,14 +1,16 @@
 """``callpulse demo``: the whole system on embedded defaults, as child processes.
 
-Starts the embedded broker and Redis (``launcher.embedded``), the worker, the simulator (in real
-time, so event time is wall time) and, once it exists, the wallboard; prints the URLs; stops
-everything on Ctrl-C, SIGTERM or the end of ``--duration``, within 10 s, leaving no process.
+Starts the embedded broker and Redis (``launcher.embedded``), the worker, the wallboard (with a
+fresh supervisor and viewer token) and the simulator (in real time, so event time is wall time);
+prints the URLs; stops everything on Ctrl-C, SIGTERM or the end of ``--duration``, within 10 s,
+leaving no process.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ class DemoSettings:
     broker_port: int = 19092
     redis_port: int = 16379
     metrics_port: int = 9108
+    wallboard_port: int = 8080
     demo_dir: str = ".callpulse/demo"
 
 
@@ -55,14 +58,21 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     s = from_env(DemoSettings, os.environ)
     for port, setting in ((s.broker_port, "CALLPULSE_BROKER_PORT"),
                           (s.redis_port, "CALLPULSE_REDIS_PORT"),
-                          (s.metrics_port, "CALLPULSE_METRICS_PORT")):
+                          (s.metrics_port, "CALLPULSE_METRICS_PORT"),
+                          (s.wallboard_port, "CALLPULSE_WALLBOARD_PORT")):
         embedded.check_port(s.host, port, setting)
     workdir = Path(s.demo_dir)
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CALLPULSE_BROKER_URL": f"kafka://{s.host}:{s.broker_port}",
            "CALLPULSE_REDIS_URL": f"redis://{s.host}:{s.redis_port}/0",
            "CALLPULSE_METRICS_PORT": str(s.metrics_port),
-           "CALLPULSE_METRICS_HOST": s.host, "CALLPULSE_DATA_DIR": str(workdir / "worker")}
+           "CALLPULSE_METRICS_HOST": s.host, "CALLPULSE_DATA_DIR": str(workdir / "worker"),
+           "CALLPULSE_WALLBOARD_HOST": s.host, "CALLPULSE_WALLBOARD_PORT": str(s.wallboard_port)}
+    # A fresh supervisor and viewer token per run, unless the caller brought their own.
+    supervisor, viewer = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    own_tokens = "CALLPULSE_WALLBOARD_TOKENS" in env
+    env.setdefault("CALLPULSE_WALLBOARD_TOKENS",
+                   f"demo-supervisor:supervisor:{supervisor},demo-viewer:viewer:{viewer}")
     env.pop("CALLPULSE_BROKER_PORT", None)
     env.pop("CALLPULSE_REDIS_PORT", None)
     env.pop("CALLPULSE_DEMO_DIR", None)
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     status = 0
     try:
         logs = {name: (workdir / f"{name}.log").open("wb")
-                for name in ("broker", "redis", "worker", "simulator")}
+                for name in ("broker", "redis", "worker", "simulator", "wallboard")}
         children.append(("broker", embedded.start_broker(s.host, s.broker_port, logs["broker"])))
         children.append(("redis", embedded.start_redis(s.host, s.redis_port, workdir / "redis",
                                                        logs["redis"])))
@@ -81,17 +91,27 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         children.append(("worker", subprocess.Popen(
             [*me, "worker"], env=env, stdout=logs["worker"], stderr=subprocess.STDOUT)))
         embedded.wait_port(s.host, s.metrics_port, 60, children[-1][1], "the worker")
+        children.append(("wallboard", subprocess.Popen(
+            [*me, "wallboard"], env=env, stdout=logs["wallboard"], stderr=subprocess.STDOUT)))
+        embedded.wait_port(s.host, s.wallboard_port, 30, children[-1][1], "the wallboard")
         children.append(("simulator", subprocess.Popen(
             [*me, "simulate", "--speed", "1", "--duration", str(args.duration or 24 * 3600),
              "--seed", str(args.seed), "--scenario", args.scenario, "--agents",
              str(args.agents), "--queues", str(args.queues)],
             env=env, stdout=logs["simulator"], stderr=subprocess.STDOUT)))
+        board = f"http://{s.host}:{s.wallboard_port}"
+        if own_tokens:
+            pages = f"  wallboard                {board}/?token=<a token of CALLPULSE_WALLBOARD_TOKENS>\n"
+        else:
+            pages = (f"  wallboard (supervisor)   {board}/?token={supervisor}\n"
+                     f"  wallboard (viewer)       {board}/?token={viewer}\n"
+                     f"  wallboard on a TV        {board}/?token={viewer}&tv=1&rotate=20\n")
         print(f"""callpulse demo is running (logs in {workdir}/):
   broker (Kafka protocol)  {s.host}:{s.broker_port}
   Redis                    redis://{s.host}:{s.redis_port}/0
   worker metrics           http://{s.host}:{s.metrics_port}/metrics
   worker health            http://{s.host}:{s.metrics_port}/healthz
-Press Ctrl-C to stop.""", file=out, flush=True)
+{pages}Press Ctrl-C to stop.""", file=out, flush=True)
         deadline = None if args.duration is None else time.monotonic() + args.duration
         while deadline is None or time.monotonic() < deadline:
             for name, proc in children:

@@ -2,15 +2,16 @@
 
 Layout (``<p>`` is ``CALLPULSE_REDIS_PREFIX``, default ``callpulse``), read by the wallboard:
 
-- ``<p>:queue`` and ``<p>:agent``: hashes, field ``<tenant>/<name>``, value
-  ``{"kind", "key", "seq", "data"}`` (the latest snapshot and its sequence number);
+- ``<p>:queue``, ``<p>:agent`` and ``<p>:source``: hashes, field ``<tenant>/<name>`` (a
+  source's name), value ``{"kind", "key", "seq", "data"}`` (the latest snapshot and its
+  sequence number); the wallboard adds ``<p>:ack`` and ``<p>:audit`` (``callpulse.board``);
 - ``<p>:seq``: the per-key sequence counters, shared by every worker, so a key keeps counting
   up when a rebalance moves it to another worker;
 - ``<p>:sources``: hash, source -> newest event time (epoch ms), kept at its maximum;
 - ``<p>:updates``: a channel; each message is a JSON array of the items written in one tick.
 
-One Lua script does a tick's writes atomically, so a reader never sees a snapshot without its
-sequence number or a published item that is not yet stored.
+One Lua script (``callpulse.board.PUBLISH_SCRIPT``) does a tick's writes atomically, so a
+reader never sees a snapshot without its sequence number or a published item not yet stored.
 """
 
 from __future__ import annotations
@@ -22,34 +23,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-log = logging.getLogger("callpulse.publisher")
+from callpulse.board import PUBLISH_SCRIPT, publish_args
 
-_SCRIPT = """
-local prefix = ARGV[1]
-local n = tonumber(ARGV[2])
-local parts = {}
-for i = 0, n - 1 do
-  local kind, key, data = ARGV[3 + i * 3], ARGV[4 + i * 3], ARGV[5 + i * 3]
-  local seq = redis.call('HINCRBY', prefix .. ':seq', kind .. ':' .. key, 1)
-  local item = '{"kind":"' .. kind .. '","key":' .. cjson.encode(key) .. ',"seq":' .. seq ..
-               ',"data":' .. data .. '}'
-  redis.call('HSET', prefix .. ':' .. kind, key, item)
-  parts[#parts + 1] = item
-end
-local base = 3 + n * 3
-local m = tonumber(ARGV[base])
-for j = 0, m - 1 do
-  local source, ts = ARGV[base + 1 + j * 2], ARGV[base + 2 + j * 2]
-  local old = redis.call('HGET', prefix .. ':sources', source)
-  if not old or tonumber(ts) > tonumber(old) then
-    redis.call('HSET', prefix .. ':sources', source, ts)
-  end
-end
-if n > 0 then
-  redis.call('PUBLISH', prefix .. ':updates', '[' .. table.concat(parts, ',') .. ']')
-end
-return n
-"""
+log = logging.getLogger("callpulse.publisher")
 
 
 class SnapshotPublisher:
@@ -66,7 +42,7 @@ class SnapshotPublisher:
         self.pending: dict[tuple[str, str], bytes] = {}
         self.sources: dict[str, int] = {}
         self.up = True
-        self._script = client.register_script(_SCRIPT)
+        self._script = client.register_script(PUBLISH_SCRIPT)
 
     async def publish(self, items: Mapping[tuple[str, str], bytes],
                       sources: Mapping[str, int]) -> bool:
@@ -78,12 +54,9 @@ class SnapshotPublisher:
                 self.sources[source] = ts
         if not self.pending and not self.sources:
             return False
-        args: list[Any] = [self.prefix, len(self.pending)]
-        for (kind, key), data in self.pending.items():
-            args += [kind, key, data]
-        args.append(len(self.sources))
-        for source, ts in self.sources.items():
-            args += [source, str(ts)]
+        args = publish_args(self.prefix, ((kind, key, data)
+                                          for (kind, key), data in self.pending.items()),
+                            self.sources.items())
         try:
             await self._script(args=args)
         except (RedisError, OSError) as exc:

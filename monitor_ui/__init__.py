@@ -1,0 +1,1 @@
+"""The wallboard: a websocket and HTTP server (``callpulse wallboard``) and its page."""
