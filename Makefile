@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,16 @@ $(STAMP): $(BIN)/python pyproject.toml setup.py $(wildcard callpulse/*.py)
 demo: $(STAMP)
 	$(BIN)/callpulse demo
 
-test: $(STAMP)
+# Debian packages the tests need (Chromium for the wallboard's end-to-end tests); as root.
+system-deps:
+	./scripts/system-deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory lint
 
 lint: $(STAMP)
-	$(BIN)/ruff check callpulse streams producers launcher tests benchmarks setup.py
+	$(BIN)/ruff check callpulse streams producers monitor_ui launcher tests benchmarks setup.py
 	$(BIN)/mypy
 
 # Peers (Quix Streams) come from the [bench] extra; the worker benchmarks start their own

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -387,6 +388,11 @@ def run(settings: WallboardSettings) -> int:
     # The library logs every request at INFO; a wallboard polled by a load balancer would
     # drown its own log in them.
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Every client is an open socket: take the most descriptors the system allows (often a
+    # soft limit of 1,024 against a hard one far higher).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not settings.wallboard_tokens:
         log.warning("no CALLPULSE_WALLBOARD_TOKENS: every request will get 401")
     asyncio.run(_serve_forever(settings))

@@ -270,7 +270,7 @@
     const oldestCb = aged(live.oldest_callback_s, d);
     const title = d.tenant && d.tenant !== "default" ? [d.queue, " ", el("small", {}, d.tenant)] : [d.queue];
     const supervisor = state.role === "supervisor";
-    return el("article", { class: "tile sev-" + sev, "data-key": q.key },
+    return el("article", { class: "tile sev-" + sev, "data-key": q.key, "data-seq": q.seq },
       el("header", {},
         el("h2", { title: q.key }, title),
         el("span", { class: "badge " + sev, "data-severity": sev }, WORD[sev]),
@@ -402,8 +402,12 @@
     const banner = document.getElementById("banner");
     banner.hidden = why === null;
     banner.textContent = why === null ? "" : "STALE: " + why + ". Figures are greyed out until data flows again.";
-    const newest = newestAsOf();
-    document.getElementById("updated").textContent = newest ? "updated " + dur((serverNow() - newest) / 1000) + " ago" : "";
+    // What a supervisor wants to know: how fresh the calls are, so the newest event's age
+    // (sources report it); the workers' own refresh when no source is known yet.
+    const lastEvent = Math.max(0, ...byKind("source").map((s) => s.data.last_event_ms));
+    const newest = lastEvent || newestAsOf();
+    document.getElementById("updated").textContent = newest
+      ? (lastEvent ? "last event " : "updated ") + dur((serverNow() - newest) / 1000) + " ago" : "";
     document.getElementById("who").textContent = state.name ? state.name + " (" + state.role + ")" : "";
     document.getElementById("clock").textContent = clockText(serverNow());
 

@@ -26,7 +26,8 @@ def demo_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPULSE_")}
     env.update(CALLPULSE_BROKER_PORT=str(embedded.free_port()),
                CALLPULSE_REDIS_PORT=str(embedded.free_port()),
-               CALLPULSE_METRICS_PORT=str(embedded.free_port()), CALLPULSE_DEMO_DIR=str(tmp))
+               CALLPULSE_METRICS_PORT=str(embedded.free_port()),
+               CALLPULSE_WALLBOARD_PORT=str(embedded.free_port()), CALLPULSE_DEMO_DIR=str(tmp))
     return env
 
 
@@ -47,7 +48,11 @@ def test_demo_runs_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert metrics_url in out, out
     assert f"127.0.0.1:{env['CALLPULSE_BROKER_PORT']}" in out
     children = psutil.Process(proc.pid).children(recursive=True)
-    assert len(children) >= 4  # broker, Redis, worker, simulator
+    assert len(children) >= 5  # broker, Redis, worker, wallboard, simulator
+    board = f"http://127.0.0.1:{env['CALLPULSE_WALLBOARD_PORT']}/?token="
+    supervisor_url = next(w for line in lines for w in line.split() if w.startswith(board))
+    with urllib.request.urlopen(supervisor_url, timeout=5) as r:  # the printed URL opens the page
+        assert r.status == 200 and b"wallboard.js" in r.read()
 
     def processed() -> float:
         with urllib.request.urlopen(metrics_url, timeout=5) as r:
