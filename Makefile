@@ -44,6 +44,7 @@ bench: $(STAMP)
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_latency.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker_memory.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_wallboard.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(COMPILED_CORE)

@@ -270,6 +270,7 @@
     const oldestCb = aged(live.oldest_callback_s, d);
     const title = d.tenant && d.tenant !== "default" ? [d.queue, " ", el("small", {}, d.tenant)] : [d.queue];
     const supervisor = state.role === "supervisor";
+    const audit = item("audit", q.key);
     return el("article", { class: "tile sev-" + sev, "data-key": q.key, "data-seq": q.seq },
       el("header", {},
         el("h2", { title: q.key }, title),
@@ -296,7 +297,8 @@
       el("div", { class: "legend" }, el("span", { class: "w" }, "\u2014 avg wait"), el("span", { class: "s" }, "- - SL"),
         el("span", {}, "today, per interval")),
       el("div", { class: "formula", "data-rule": "formula" },
-        "SL = " + d.sl_formula + " · T " + d.sl_threshold_s + " s · goal " + pct(d.sl_goal_ratio)));
+        "SL = " + d.sl_formula + " · T " + d.sl_threshold_s + " s · goal " + pct(d.sl_goal_ratio),
+        audit ? el("span", { class: "audit" }, " · changed by " + audit.data.by + " at " + clockText(audit.data.at_ms)) : null));
   }
 
   const STATE_ORDER = ["available", "ringing", "on_call", "on_hold", "wrap_up", "not_ready", "logged_out"];

@@ -201,6 +201,52 @@ def test_a_new_event_changes_the_page_within_a_second(board: Board, page: Any) -
     assert "7946" not in page.content()
 
 
+def test_a_supervisor_acknowledges_an_alert_from_the_ticker(board: Board, page: Any) -> None:
+    # The probe call waits in a queue nobody serves: "no agent available" fires after 15 s.
+    open_board(page, board, VIEW)
+    alert = '#ticker .alert[data-queue="default/probe"][data-alert="no_agent_available"]'
+    page.wait_for_selector(alert, timeout=40_000)
+    assert page.locator(f"{alert} .ack").count() == 0  # a viewer has no button
+    assert "WARN" in page.text_content(f"{alert} .sev")
+
+    open_board(page, board, SUP)
+    page.click(f"{alert} .ack")
+    page.wait_for_selector(f"{alert} .acked >> text=ack by e2e-supervisor", timeout=5_000)
+    shot(page, "wallboard-alert-acknowledged.png")
+
+
+def test_url_parameters_choose_queues_teams_tv_mode_and_rotation(board: Board, page: Any) -> None:
+    open_board(page, board, VIEW, "&queues=sales,billing&tv=1")
+    keys = page.eval_on_selector_all("article.tile", "ts => ts.map(t => t.dataset.key)")
+    assert sorted(keys) == ["default/billing", "default/sales"]
+    assert "tv" in page.get_attribute("body", "class")
+    assert not page.is_visible("#sound") and not page.is_visible("#agent-filter")
+
+    def agents() -> list[dict[str, Any]]:
+        return [json.loads(raw)["data"] for raw in board.redis.hvals(f"{board.name}:agent")]
+
+    team = next(a["team"] for a in agents() if a.get("team"))
+    open_board(page, board, VIEW, f"&team={team}")
+
+    def team_shown() -> bool:  # agents log in and out meanwhile: compare with Redis each time
+        mine = [a for a in agents() if a.get("team") == team]
+        keys = page.eval_on_selector_all("article.tile", "ts => ts.map(t => t.dataset.key)")
+        return page.locator("#agent-table tbody tr").count() == len(mine) > 0 and \
+            {k.split("/", 1)[1] for k in keys} == {q for a in mine for q in a["queues"]}
+
+    wait_until(team_shown, 10, "the team's agents and the queues they serve")
+
+    open_board(page, board, VIEW, "&rotate=1&per_page=2")
+    page.wait_for_selector("body.view-agents", timeout=10_000)
+    page.wait_for_selector("body.view-queues", timeout=10_000)
+
+    page.set_viewport_size({"width": 800, "height": 1280})  # a tablet, upright
+    open_board(page, board, VIEW)
+    lefts = page.eval_on_selector_all("article.tile", "ts => ts.map(t => t.getBoundingClientRect().left)")
+    assert len(set(lefts)) == 1  # one column
+    shot(page, "wallboard-tablet.png")
+
+
 def test_a_wrong_token_gets_401_and_a_foreign_origin_is_refused(board: Board, page: Any) -> None:
     assert page.goto(f"{board.url}?token=not-a-valid-token-000").status == 401
     assert page.goto(board.url).status == 401
