@@ -264,7 +264,8 @@ def test_a_wrong_token_gets_401_and_a_foreign_origin_is_refused(board: Board, pa
     # The same script from the wallboard's own origin connects.
     page.goto(f"{board.url}?token={VIEW}")
     page.evaluate(f"""() => {{ const ws = new WebSocket({json.dumps(ws)});
-      ws.onopen = () => {{ window.probe = "open"; }}; ws.onerror = () => {{ window.probe = "refused"; }}; }}""")
+      ws.onopen = () => {{ window.probe = "open"; }};
+      ws.onerror = () => {{ window.probe = "refused"; }}; }}""")
     page.wait_for_function("window.probe !== undefined", timeout=10_000)
     assert page.evaluate("window.probe") == "open"
 
