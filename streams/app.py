@@ -111,7 +111,8 @@ class Worker:
         self.stats = WorkerStats()
         self.publisher = SnapshotPublisher(redis_client, s.redis_prefix)
         self.registry = registry
-        registry.register(WorkerCollector(self.core, self.views, self.stats))
+        registry.register(WorkerCollector(self.core, self.views, self.stats,
+                                          highwater=self._highwater))
         self.owned: dict[str, set[int]] = {CALLS: set(), AGENTS: set()}
         # One batch (or sweep) at a time from fold to table write: a state must not reach the
         # changelog while records its events produced are still in flight, and another
@@ -170,6 +171,8 @@ class Worker:
             self._publish_soon()
             await self._carry_out(effects)
             self._unstored.extend(spans)
+            for tp, _, last in spans:
+                self.stats.next_offsets[tp] = last + 1
             self._ahead = False
             if time.monotonic() >= self._next_store:
                 await self._store()
@@ -304,6 +307,8 @@ class Worker:
                     self.owned[kind] -= gone
         for key in [k for k in self.views if k not in self.core.queues]:
             del self.views[key]
+        for tp in revoked:
+            self.stats.next_offsets.pop(tp, None)
         log.info("partitions revoked: %s", sorted(f"{tp.topic}:{tp.partition}" for tp in revoked))
 
     async def _on_assigned(self, app: Any, assigned: set[Any], **_: Any) -> None:
@@ -436,6 +441,14 @@ class Worker:
         log.info("live configuration applied to %d queue(s)", len(overrides))
         for name in refused:
             log.error("queue %s: time zone or day start cannot change while running", name)
+
+    def _highwater(self, tp: Any) -> int | None:
+        """The partition's log end as of the last fetch, ``None`` before any."""
+        try:
+            end = self.app.consumer.highwater(tp)
+        except (AttributeError, KeyError, AssertionError):  # no consumer or fetch yet
+            return None
+        return None if end is None else int(end)
 
     def _wall_ms(self) -> int:
         return int(self.wall_clock() * 1000)

@@ -10,7 +10,7 @@ A metric whose value is ``null`` (an empty denominator) is left out rather than 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,16 +46,21 @@ class WorkerStats:
     rejected: dict[str, int] = field(default_factory=dict)
     lag_s: float | None = None
     redis_up: bool = True
+    # Source partition -> the offset after the last record folded.
+    next_offsets: dict[Any, int] = field(default_factory=dict)
 
 
 class WorkerCollector(Collector):
     """Reads ``views`` (the latest published snapshot per queue), the core and the stats."""
 
     def __init__(self, core: LiveCore, views: Mapping[tuple[str, str], Mapping[str, Any]],
-                 stats: WorkerStats) -> None:
+                 stats: WorkerStats,
+                 highwater: Callable[[Any], int | None] = lambda tp: None) -> None:
+        """``highwater(tp)`` is a source partition's log end as the consumer last saw it."""
         self.core = core
         self.views = views
         self.stats = stats
+        self.highwater = highwater
 
     def collect(self) -> Iterator[Metric]:
         yield from self._worker()
@@ -91,6 +96,14 @@ class WorkerCollector(Collector):
             stale.add_metric([source], 1 if source in self.core.stale else 0)
         yield sources
         yield stale
+        behind = [(tp, self.highwater(tp), nxt) for tp, nxt in self.stats.next_offsets.items()]
+        known = [max(0, end - nxt) for _, end, nxt in behind if end is not None]
+        if known:
+            # Records lag, unlike the event lag, does not grow when sources are only quiet:
+            # it says whether this worker keeps up with what is there to read.
+            yield GaugeMetricFamily("callpulse_consumer_lag_records",
+                                    "Records in this worker's source partitions not yet folded",
+                                    value=sum(known))
         yield GaugeMetricFamily("callpulse_redis_up", "1 when the last Redis write succeeded",
                                 value=1 if s.redis_up else 0)
         yield GaugeMetricFamily("callpulse_worker_queues", "Queues this worker owns now",
@@ -111,6 +124,12 @@ class WorkerCollector(Collector):
         goal = GaugeMetricFamily("callpulse_queue_sl_goal_ratio", "Service-level goal", labels=_Q)
         threshold = GaugeMetricFamily("callpulse_queue_sl_threshold_seconds",
                                       "Service-level threshold T", labels=_Q)
+        # Lets a rule pick the wait histogram's bucket of the threshold (a join on le), so
+        # burn-rate rules need no threshold copied into them.
+        sl_bucket = GaugeMetricFamily(
+            "callpulse_queue_sl_bucket_info",
+            "1 on the wait histogram's smallest bucket (le) holding the threshold T",
+            labels=[*_Q, "le"])
         levels = GaugeMetricFamily("callpulse_queue_alert_level",
                                    "Alert levels of each rule", labels=[*_Q, "alert", "severity"])
         active = GaugeMetricFamily("callpulse_alerts_active", "1 per alert firing now",
@@ -137,6 +156,7 @@ class WorkerCollector(Collector):
                 waits.add_metric(labels, *_histogram(q.today_waits, today_v))
             goal.add_metric(labels, view["sl_goal_ratio"])
             threshold.add_metric(labels, view["sl_threshold_s"])
+            sl_bucket.add_metric([*labels, sl_bucket_le(view["sl_threshold_s"])], 1)
             for alert, lv in view["levels"].items():
                 for severity in ("warn", "crit"):
                     if lv[severity] is not None:
@@ -146,7 +166,16 @@ class WorkerCollector(Collector):
         yield from counters.values()
         yield from live.values()
         yield from windowed.values()
-        yield from (agents, waits, goal, threshold, levels, active)
+        yield from (agents, waits, goal, threshold, sl_bucket, levels, active)
+
+
+def sl_bucket_le(threshold_s: float) -> str:
+    """The ``le`` of the smallest wait bucket holding ``threshold_s`` (exact when the threshold
+    is one of :data:`WAIT_BUCKETS_S`)."""
+    for bound in WAIT_BUCKETS_S:
+        if threshold_s <= bound:
+            return str(floatToGoString(bound))  # type: ignore[no-untyped-call]
+    return "+Inf"
 
 
 def _histogram(per_bucket: list[int], v: list[int] | None) -> tuple[list[tuple[str, float]], float]:

@@ -84,3 +84,27 @@ def test_source_last_event_and_staleness() -> None:
                     frozenset({("source", "pbx")}))] == T0 / 1000
     assert samples[("callpulse_source_stale", frozenset({("source", "pbx")}))] == 1
     assert samples[("callpulse_source_stale", frozenset({("source", "ivr")}))] == 0
+
+
+def test_the_threshold_bucket_and_the_records_lag_are_exported() -> None:
+    core = LiveCore(Config(), QueueParams())
+    core.fold([rec(0, "ringing", 0, call_id="c1", queue="q")], T0)
+    views = {k: core.queue_view(*k, T0 + 1_000) for k in core.queues}
+    ends = {("calls", 0): 120, ("calls", 1): 7, ("calls", 2): None}
+    stats = WorkerStats(next_offsets={("calls", 0): 100, ("calls", 1): 9, ("calls", 2): 0})
+    registry = CollectorRegistry()
+    registry.register(WorkerCollector(core, views, stats, highwater=ends.__getitem__))
+    text = generate_latest(registry).decode()
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for f in text_string_to_metric_families(text) for s in f.samples}
+    # 20 records behind on partition 0; partition 1 is ahead of its last fetch (counts 0), and
+    # partition 2 was never fetched (unknown, left out).
+    assert samples[("callpulse_consumer_lag_records", frozenset())] == 20
+    assert samples[("callpulse_queue_sl_bucket_info", frozenset(
+        {("tenant", "default"), ("queue", "q"), ("le", "20.0")}))] == 1
+
+
+def test_the_threshold_bucket_is_the_smallest_holding_it() -> None:
+    from streams.exporter import sl_bucket_le
+
+    assert [sl_bucket_le(t) for t in (5, 20, 21, 600, 601)] == ["5.0", "20.0", "30.0", "600.0", "+Inf"]
