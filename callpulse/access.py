@@ -9,6 +9,7 @@ acknowledges alerts and changes a queue's thresholds). ``name`` says who did wha
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -22,6 +23,7 @@ VIEWER: Final = "viewer"
 SUPERVISOR: Final = "supervisor"
 ROLES: Final = (VIEWER, SUPERVISOR)
 COOKIE: Final = "callpulse_token"
+_SECRET: Final = re.compile(r"[A-Za-z0-9._~-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +50,10 @@ def parse_tokens(entries: Iterable[str]) -> dict[str, Principal]:
         if role not in ROLES:
             raise ConfigError(f"CALLPULSE_WALLBOARD_TOKENS: role of {name!r} must be "
                               f"{' or '.join(ROLES)}, not {role!r}")
-        if len(secret) < 16:
+        if len(secret) < 16 or _SECRET.fullmatch(secret) is None:
             raise ConfigError(f"CALLPULSE_WALLBOARD_TOKENS: the secret of {name!r} must be at "
-                              "least 16 characters")
+                              "least 16 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-' "
+                              "(they travel in URLs and cookies as they are)")
         if secret in out:
             raise ConfigError(f"CALLPULSE_WALLBOARD_TOKENS: {name!r} reuses another's secret")
         out[secret] = Principal(name, role)

@@ -108,28 +108,47 @@ SENSITIVE_KEYS: Final = frozenset({
     "caller", "number", "phone", "caller_id", "callerid", "calleridnum", "ani", "dnis", "msisdn",
 })
 MASK: Final = "[masked]"
-# A string that is a phone number by its shape: optional +, then 7 to 15 digits with the
-# separators people write (space, dash, parentheses, dot is left out on purpose: an Asterisk
-# call id is "<epoch>.<n>").
-_PHONE: Final = re.compile(r"\+?[\d\s()\-/]*")
+# Phone-number-shaped runs inside any string: an optional +, then digits with the separators
+# people write. _masked_runs decides which runs are numbers.
+_RUN: Final = re.compile(r"\+?\(?\d[\d\s().\-/]*\d")
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _phone_shaped(text: str) -> bool:
-    if len(text) < 7 or _PHONE.fullmatch(text) is None:
+def _is_number(run: str) -> bool:
+    digits = sum(ch.isdigit() for ch in run)
+    if not 7 <= digits <= 15 or _ISO_DATE.match(run):
         return False
-    return 7 <= sum(ch.isdigit() for ch in text) <= 15
+    # A dot separates digits only in an international form (+44.20…); otherwise it is a
+    # decimal or an Asterisk call id ("<epoch>.<n>"), not a phone number.
+    return "." not in run or run.startswith("+")
+
+
+def _mask_run(run: str) -> str:
+    if _is_number(run):
+        return MASK
+    if sum(ch.isdigit() for ch in run) > 15:  # numbers joined by a dash or slash (SIP/4930…-01)
+        return re.sub(r"[^\-/]+", lambda m: MASK if _is_number(m.group()) else m.group(), run)
+    return run
+
+
+def _mask_text(text: str) -> str:
+    if sum(ch.isdigit() for ch in text) < 7:  # the common case: nothing to look at
+        return text
+    return _RUN.sub(lambda m: _mask_run(m.group()), text)
 
 
 def scrub(value: Any) -> Any:
-    """``value`` with every caller number masked: values of :data:`SENSITIVE_KEYS` and strings
-    shaped like a phone number, at any depth. Numbers (counts, times) are left alone."""
+    """``value`` with every caller number masked: values of :data:`SENSITIVE_KEYS`, and every
+    phone-number-shaped run of 7 to 15 digits in any string or key (``sip:+4930…@pbx`` too), at
+    any depth. Numbers (counts, times) and ISO dates are left alone."""
     if isinstance(value, dict):
-        return {k: (MASK if k.lower() in SENSITIVE_KEYS and v is not None else scrub(v))
+        return {_mask_text(k): (MASK if k.lower() in SENSITIVE_KEYS and v is not None
+                                else scrub(v))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v) for v in value]
-    if isinstance(value, str) and _phone_shaped(value):
-        return MASK
+    if isinstance(value, str):
+        return _mask_text(value)
     return value
 
 

@@ -375,12 +375,16 @@ class LiveCore:
 
     # -- views ------------------------------------------------------------------------------
 
-    def due(self, now_ms: int, refresh: bool) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    def due(self, now_ms: int, refresh: bool, every: bool = False,
+            ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """The queues and agents whose view must be published now: those changed since the
-        last call, and with ``refresh`` also every queue whose figures move with time alone
-        (calls waiting, callbacks open, sliding windows not empty, alerts firing)."""
+        last call; with ``refresh`` also every queue whose figures move with time alone
+        (calls waiting, callbacks open, sliding windows not empty, alerts firing); with
+        ``every``, every queue (so a quiet queue's snapshot still shows its worker alive)."""
         queues = set(self.changed_queues)
-        if refresh:
+        if every:
+            queues.update(self.queues)
+        elif refresh:
             queues.update(k for k, q in self.queues.items() if self._moving(k, q, now_ms))
         agents = sorted(self.changed_agents)
         self.changed_queues.clear()

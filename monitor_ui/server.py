@@ -22,9 +22,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import resource
+import secrets
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -62,7 +65,7 @@ from callpulse.board import (
     parse_stored,
     publish_args,
 )
-from callpulse.errors import ConfigError
+from callpulse.errors import CallpulseError, ConfigError
 
 from .settings import WallboardSettings
 
@@ -76,14 +79,21 @@ PAGES: Final = {
     "/wallboard.css": ("wallboard.css", "text/css; charset=utf-8"),
 }
 # The page loads nothing from elsewhere and runs no inline script.
+_CSP: Final = ("default-src 'self'; connect-src 'self'{ws}; img-src 'self' data:; "
+               "frame-ancestors 'none'")
+_HOST: Final = re.compile(r"[A-Za-z0-9.\-]+(:\d+)?|\[[0-9A-Fa-f:.]+\](:\d+)?")
 _SECURITY_HEADERS: Final = (
-    ("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
-                                "frame-ancestors 'none'"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 )
 AUDIT_STREAM_MAXLEN: Final = 10_000
+_WATCH_TRIES: Final = 10
+_EPOCH_CHECK_S: Final = 5.0
+
+
+class _Restarted(CallpulseError):
+    """The Redis followed is not the one the board was read from."""
 _BACKOFF_S: Final = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -114,7 +124,12 @@ class WallboardServer:
         self._publish = redis_client.register_script(PUBLISH_SCRIPT)
         self._static = {path: (ctype, (STATIC_DIR / name).read_bytes())
                         for path, (name, ctype) in PAGES.items()}
-        self._who: dict[ServerConnection, Principal] = {}
+        # Who each upgrading connection is; weak, as a handshake may fail after the check.
+        self._who: weakref.WeakKeyDictionary[ServerConnection, Principal] = \
+            weakref.WeakKeyDictionary()
+        # Clients that asked for a resync: served once per tick, after the buffer check, so
+        # asking again and again cannot make the server buffer snapshots without bound.
+        self._resync: set[ServerConnection] = set()
         self._wake = asyncio.Event()
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -162,7 +177,11 @@ class WallboardServer:
         if path == "/ws":
             if principal is None:
                 return _text(HTTPStatus.UNAUTHORIZED, "a valid token is required\n")
-            if not origin_allowed(request.headers.get("Origin"), self.origins):
+            host = request.headers.get("Host", "")
+            # The page's own origin is the address the browser used (Host), whatever the
+            # server binds to; other sites only when configured.
+            own = [f"http://{host}", f"https://{host}"] if host else []
+            if not origin_allowed(request.headers.get("Origin"), [*self.origins, *own]):
                 log.warning("refused a websocket from origin %s", request.headers.get("Origin"))
                 return _text(HTTPStatus.FORBIDDEN, "origin not allowed\n")
             self._who[connection] = principal
@@ -174,10 +193,15 @@ class WallboardServer:
             return _text(HTTPStatus.UNAUTHORIZED,
                          "401 Unauthorized: open the wallboard with ?token=<your token>\n")
         ctype, body = page
-        headers = Headers([("Content-Type", ctype), *_SECURITY_HEADERS])
+        host = request.headers.get("Host", "")
+        # Older Safari does not count ws: and wss: as 'self': name the page's own host.
+        csp = _CSP.format(ws=f" ws://{host} wss://{host}" if _HOST.fullmatch(host) else "")
+        headers = Headers([("Content-Type", ctype), ("Content-Security-Policy", csp),
+                           *_SECURITY_HEADERS])
         token = presented_token(request.path, {})  # only one given in the URL is remembered
         if token is not None:
-            headers["Set-Cookie"] = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+            secure = "; Secure" if request.headers.get("X-Forwarded-Proto") == "https" else ""
+            headers["Set-Cookie"] = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}"
         return Response(200, "OK", headers, body)
 
     def _health(self) -> Response:
@@ -197,7 +221,8 @@ class WallboardServer:
         principal = self._who.pop(ws)
         hello = {"type": "hello", "name": principal.name, "role": principal.role,
                  "stale_after_s": self.settings.wallboard_stale_after_s,
-                 "heartbeat_s": self.settings.wallboard_heartbeat_s}
+                 "heartbeat_s": self.settings.wallboard_heartbeat_s,
+                 "redis_up": self.stats.redis_up}
         # Written without an await in between and before joining the broadcast set: the
         # snapshot reaches the client before any delta that follows it.
         broadcast([ws], json.dumps(hello))
@@ -223,12 +248,14 @@ class WallboardServer:
             return {"type": "reply", "ok": False, "code": "bad_request",
                     "message": "a message must be an object"}
         if msg.get("type") == "resync":
-            broadcast([ws], self.board.snapshot(self.now_ms()), text=True)
+            self._resync.add(ws)
+            self._wake.set()
             return None
         reply: dict[str, Any] = {"type": "reply", "id": msg.get("id")}
         try:
             change = command(principal, msg, self.now_ms())
             if isinstance(change, Ack):
+                self._check_firing(change)
                 await self._store_ack(change)
             else:
                 await self._store_change(change)
@@ -241,7 +268,20 @@ class WallboardServer:
                     "message": f"Redis is unavailable: {exc}"}
         return {**reply, "ok": True}
 
+    def _check_firing(self, ack: Ack) -> None:
+        """Only an alert firing now can be acknowledged: anything else would be kept for
+        nothing (and a typo would grow every board)."""
+        item = self.board.items.get(("queue", ack.queue))
+        alerts = json.loads(item.raw)["data"].get("alerts", []) if item is not None else []
+        if not any(a.get("alert") == ack.alert and a.get("since_ms") == ack.since_ms
+                   for a in alerts if isinstance(a, dict)):
+            raise Refused("not_firing", f"{ack.alert} of {ack.queue} is not firing since "
+                                        f"{ack.since_ms}")
+
     async def _store_ack(self, ack: Ack) -> None:
+        data = json.dumps({"action": "ack", **ack.data()})
+        await self.redis.xadd(f"{self.prefix}:audit:log", {"entry": data},
+                              maxlen=AUDIT_STREAM_MAXLEN, approximate=True)
         await self._publish(args=publish_args(
             self.prefix, [("ack", ack.key, json.dumps(ack.data()).encode())]))
         log.info("alert %s of %s acknowledged by %s", ack.alert, ack.queue, ack.by)
@@ -251,12 +291,12 @@ class WallboardServer:
         result, and log who made it, in Redis (a stream) and in this server's log."""
         key = f"{self.prefix}:config"
         async with self.redis.pipeline() as pipe:
-            while True:  # optimistic: two supervisors saving at once both keep their changes
+            # Optimistic: two supervisors saving at once both keep their changes.
+            for _ in range(_WATCH_TRIES):
                 try:
                     await pipe.watch(key)
-                    current = await pipe.hget(key, change.queue)
-                    merged = merge_override(json.loads(current) if current else None,
-                                            change.changes)
+                    current = _stored_override(await pipe.hget(key, change.queue), change.queue)
+                    merged = merge_override(current, change.changes)
                     try:
                         check_override(change.queue, merged)
                     except ConfigError as exc:
@@ -269,10 +309,15 @@ class WallboardServer:
                     break
                 except WatchError:
                     continue
-        await self._publish(args=publish_args(
-            self.prefix, [("audit", change.queue, json.dumps(change.data()).encode())]))
+            else:
+                raise Refused("busy", "the queue's thresholds kept changing; try again")
         log.info("thresholds of %s changed by %s: %s", change.queue, change.by,
                  json.dumps(change.changes, sort_keys=True))
+        try:  # stored and logged: the announcement to the boards may fail on its own
+            await self._publish(args=publish_args(
+                self.prefix, [("audit", change.queue, json.dumps(change.data()).encode())]))
+        except (RedisError, OSError) as exc:
+            log.warning("thresholds of %s stored, but not announced: %s", change.queue, exc)
 
     # -- Redis and broadcasting --------------------------------------------------------------
 
@@ -282,37 +327,69 @@ class WallboardServer:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel(self.prefix))
+                epoch = await self._epoch()
                 # Subscribed first, read second: a tick announced meanwhile is in both, and
                 # the sequence numbers keep the newer.
                 self.board.replace(await self._read_all())
                 self._send(self.board.resync_all(self.now_ms()))
                 if not self.stats.redis_up:
                     log.warning("following Redis (%d items)", len(self.board.items))
-                self.stats.redis_up, attempt = True, 0
-                while True:
-                    msg = await pubsub.get_message(timeout=1.0)
-                    if msg is None:
-                        await pubsub.ping()  # notice a Redis gone quiet for good
-                        continue
-                    if msg.get("type") != "message":
-                        continue  # the ping's answer
-                    try:
-                        items = parse_items(msg["data"])
-                    except ProtocolError as exc:
-                        log.error("skipped a malformed update: %s", exc)
-                        continue
-                    if self.board.apply(items):
-                        self._wake.set()
-            except (RedisError, OSError) as exc:
+                    self._set_redis_up(True)
+                attempt = 0
+                await self._take_updates(pubsub, epoch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a task nobody awaits: say it, reconnect, go on
+                if isinstance(exc, (RedisError, OSError, _Restarted)):
+                    if self.stats.redis_up:
+                        log.warning("Redis unavailable, reconnecting: %s", exc)
+                else:
+                    log.exception("following Redis failed; reconnecting")
                 if self.stats.redis_up:
-                    log.warning("Redis unavailable, reconnecting: %s", exc)
                     self.stats.redis_reconnects += 1
-                self.stats.redis_up = False
+                    self._set_redis_up(False)
                 await asyncio.sleep(_BACKOFF_S[min(attempt, len(_BACKOFF_S) - 1)])
                 attempt += 1
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _take_updates(self, pubsub: Any, epoch: bytes | str | None) -> None:
+        """Apply each announced tick until Redis fails, or turns out to be another server
+        (restarted, failed over or flushed without the connection dropping): its sequence
+        numbers would start again below the ones held, and every update would be refused."""
+        checked = time.monotonic()
+        while True:
+            msg = await pubsub.get_message(timeout=1.0)
+            if time.monotonic() - checked > _EPOCH_CHECK_S:
+                checked = time.monotonic()
+                if await self.redis.get(f"{self.prefix}:epoch") != epoch:
+                    raise _Restarted("Redis restarted or was flushed under an open connection")
+            if msg is None:
+                await pubsub.ping()  # notice a Redis gone quiet for good
+                continue
+            if msg.get("type") != "message":
+                continue  # the ping's answer
+            try:
+                items = parse_items(msg["data"])
+            except ProtocolError as exc:
+                log.error("skipped a malformed update: %s", exc)
+                continue
+            if self.board.apply(items):
+                self._wake.set()
+
+    async def _epoch(self) -> bytes | str | None:
+        """The data's epoch: a random marker the first server sets, which a restart without
+        persistence or a flush takes away (the workers' sequence numbers with it)."""
+        key = f"{self.prefix}:epoch"
+        await self.redis.set(key, secrets.token_hex(8), nx=True)
+        value: bytes | str | None = await self.redis.get(key)
+        return value
+
+    def _set_redis_up(self, up: bool) -> None:
+        """Record Redis's state and tell every client: the page turns STALE at once."""
+        self.stats.redis_up = up
+        broadcast(self.clients, json.dumps({"type": "status", "redis_up": up}))
 
     async def _read_all(self) -> list[Item]:
         items = []
@@ -336,9 +413,29 @@ class WallboardServer:
             await asyncio.sleep(max(0.0, last + s.wallboard_tick_s - time.monotonic()))
             self._wake.clear()
             last = time.monotonic()
-            self._send(self.board.delta(self.now_ms()))
+            try:
+                self._send_delta()
+            except Exception:  # a task nobody awaits: say it; the next tick tries again
+                log.exception("broadcasting an update failed")
+
+    def _send_delta(self) -> None:
+        """The tick's work: drop clients too slow to keep up, send each client that asked a
+        snapshot (before the delta, whose sequence number follows the snapshot's), then
+        broadcast the delta."""
+        self._drop_slow()
+        asked = [ws for ws in self._resync if ws in self.clients]
+        self._resync.clear()
+        if asked:
+            broadcast(asked, self.board.snapshot(self.now_ms()), text=True)
+        broadcast(self.clients, self.board.delta(self.now_ms()), text=True)
+        self.stats.messages += 1
 
     def _send(self, message: bytes) -> None:
+        self._drop_slow()
+        broadcast(self.clients, message, text=True)
+        self.stats.messages += 1
+
+    def _drop_slow(self) -> None:
         limit = self.settings.wallboard_max_buffer_bytes
         for ws in list(self.clients):
             if ws.transport.get_write_buffer_size() > limit:
@@ -348,8 +445,20 @@ class WallboardServer:
                 ws.transport.abort()
                 self.stats.dropped_slow += 1
                 log.warning("dropped a slow client %s", ws.remote_address)
-        broadcast(self.clients, message, text=True)
-        self.stats.messages += 1
+
+
+def _stored_override(raw: bytes | str | None, queue: str) -> dict[str, Any] | None:
+    """A queue's stored live override; one that is not a JSON object is replaced (and said)."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        log.error("the stored override of %s is not a JSON object; replacing it: %r", queue, raw)
+        return None
+    return value
 
 
 def _text(status: HTTPStatus, text: str) -> Response:

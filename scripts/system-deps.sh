@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages the tests need: Chromium for the wallboard's end-to-end tests.
+# Debian packages the tests need: Chromium for the wallboard's end-to-end tests; Prometheus
+# (promtool) and Alertmanager (amtool) for the rules, the Alertmanager configuration and the
+# test with a real Prometheus.
 # Called by `make test`; does nothing when everything is already there. Needs root (CI is).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -123,6 +123,7 @@ class Worker:
         self._publish_wanted = False  # a batch changed something since the last publish began
         self._next_publish = 0.0  # time.monotonic() before which no batch publishes
         self._next_refresh = self._next_sweep = self._next_config = 0.0
+        self._next_full_refresh = 0.0
         # Records folded since the last store, acked (so committable) only once it is done.
         self._unstored: list[Span] = []
         self._delivery: asyncio.Future[bool] | None = None  # the store in flight (_deliver)
@@ -374,7 +375,10 @@ class Worker:
         refresh = wall >= self._next_refresh
         if refresh:
             self._next_refresh = wall + self.settings.refresh_s
-        await self._publish(refresh)
+        every = wall >= self._next_full_refresh
+        if every:
+            self._next_full_refresh = wall + self.settings.idle_refresh_s
+        await self._publish(refresh, every)
 
     def _publish_soon(self) -> None:
         """Publish what changed as soon as the spacing allows. Snapshots show folded states
@@ -395,15 +399,15 @@ class Worker:
         except Exception:  # a task nobody awaits: say it, the next tick publishes anyway
             log.exception("publishing after a batch failed")
 
-    async def _publish(self, refresh: bool) -> None:
+    async def _publish(self, refresh: bool, every: bool = False) -> None:
         async with self._publishing:  # "now" read once it is our turn
             started = time.monotonic()
-            await self._publish_due(self._now_ms(), refresh)
+            await self._publish_due(self._now_ms(), refresh, every)
             took = time.monotonic() - started
             self._next_publish = started + max(PUBLISH_GAP_S, PUBLISH_SPACING * took)
 
-    async def _publish_due(self, now_ms: int, refresh: bool) -> None:
-        queues, agents = self.core.due(now_ms, refresh)
+    async def _publish_due(self, now_ms: int, refresh: bool, every: bool = False) -> None:
+        queues, agents = self.core.due(now_ms, refresh, every)
         items: dict[tuple[str, str], bytes] = {}
         for tenant, name in queues:
             if (tenant, name) not in self.core.queues:

@@ -27,6 +27,7 @@ class WorkerSettings:
     replication: int = 1
     tick_s: float = 0.25
     refresh_s: float = 1.0
+    idle_refresh_s: float = 5.0
     sweep_s: float = 5.0
     store_s: float = 1.0
     batch_max: int = 5000
@@ -49,7 +50,8 @@ class WorkerSettings:
         for name in ("partitions", "batch_max", "replication"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"CALLPULSE_{name.upper()}: must be at least 1")
-        for name in ("tick_s", "refresh_s", "sweep_s", "store_s", "config_poll_s"):
+        for name in ("tick_s", "refresh_s", "idle_refresh_s", "sweep_s", "store_s",
+                     "config_poll_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"CALLPULSE_{name.upper()}: must be above 0")
         if not self.worker_name:

@@ -11,11 +11,12 @@
   const params = new URLSearchParams(location.search);
   const opts = {
     queues: (params.get("queues") || "").split(",").map((s) => s.trim()).filter(Boolean),
-    team: params.get("team") || "",
+    teams: (params.get("team") || params.get("teams") || "").split(",").map((s) => s.trim()).filter(Boolean),
     rotateS: Number(params.get("rotate") || 0),
     perPage: Number(params.get("per_page") || 6),
     tv: params.get("tv") === "1",
     view: params.get("view") || "",
+    sound: params.get("sound") === "1",
   };
   const token = params.get("token");
 
@@ -35,6 +36,8 @@
     sort: { key: "name", dir: 1 },
     seenCrit: new Set(),
     sound: false,
+    redisUp: true,
+    resyncAskedAt: 0,
     page: 0,
   };
   const pending = new Map(); // request id -> resolve
@@ -118,6 +121,7 @@
       state.name = msg.name;
       state.staleAfterS = msg.stale_after_s;
       state.heartbeatS = msg.heartbeat_s;
+      state.redisUp = msg.redis_up;
       document.body.classList.toggle("supervisor", msg.role === "supervisor");
     } else if (msg.type === "snapshot") {
       state.items = new Map(msg.items.map((i) => [i.kind + "\u0000" + i.key, i]));
@@ -128,12 +132,15 @@
       if (state.resyncing) return;
       if (state.seq === null || msg.seq !== state.seq + 1) {
         state.resyncing = true;
+        state.resyncAskedAt = Date.now();
         ws.send(JSON.stringify({ type: "resync" }));
         return;
       }
       for (const i of msg.items) state.items.set(i.kind + "\u0000" + i.key, i);
       state.seq = msg.seq;
       if (msg.items.length) noteAlerts(false);
+    } else if (msg.type === "status") {
+      state.redisUp = msg.redis_up;
     } else if (msg.type === "reply") {
       const resolve = pending.get(msg.id);
       pending.delete(msg.id);
@@ -159,10 +166,10 @@
   // -- what is shown --------------------------------------------------------------------------
 
   function teamQueues() {
-    if (!opts.team) return null;
+    if (!opts.teams.length) return null;
     const qs = new Set();
     for (const a of byKind("agent")) {
-      if (a.data.team === opts.team) for (const q of a.data.queues || []) qs.add(q);
+      if (opts.teams.includes(a.data.team)) for (const q of a.data.queues || []) qs.add(q);
     }
     return qs;
   }
@@ -191,23 +198,33 @@
       return "connection to the wallboard server lost; reconnecting" + (inS ? " in " + inS + " s" : "…");
     }
     if (state.seq === null) return "waiting for data…";
-    if (Date.now() - state.lastMessageAt > (3 * state.heartbeatS + 2) * 1000) return "the wallboard server stopped sending";
+    if (silent()) return "the wallboard server stopped sending; reconnecting";
+    if (!state.redisUp) return "the wallboard server lost its connection to Redis";
     const newest = newestAsOf();
     const now = serverNow();
     if (!newest) return "no data from the workers yet";
     if (now - newest > state.staleAfterS * 1000) return "no update from the workers for " + dur((now - newest) / 1000);
     const sources = byKind("source");
-    if (sources.length && sources.every((s) => s.data.stale)) {
-      const names = sources.map((s) => s.key).join(", ");
-      const age = Math.min(...sources.map((s) => now - s.data.last_event_ms)) / 1000;
-      return "no events from " + names + " for " + dur(age);
-    }
+    if (sources.length && sources.every((s) => s.data.stale)) return staleSources(sources);
     return null;
   }
+
+  // Some sources silent while others send: said in the banner, the board stays live.
+  function staleSources(sources) {
+    const stale = sources.filter((s) => s.data.stale);
+    if (!stale.length) return null;
+    const age = Math.min(...stale.map((s) => serverNow() - s.data.last_event_ms)) / 1000;
+    return "no events from " + stale.map((s) => s.key).join(", ") + " for " + dur(age);
+  }
+
+  const silent = () => state.connected && Date.now() - state.lastMessageAt > (3 * state.heartbeatS + 2) * 1000;
+  // A tile whose own data is old (its worker stopped) is stale even when the board is not.
+  const tileStale = (d) => serverNow() - d.as_of_ms > state.staleAfterS * 1000;
 
   // A figure that keeps moving between updates: the value at as_of plus the time since.
   function aged(value, data) {
     if (value === null || value === undefined) return null;
+    if (tileStale(data) || staleness() !== null) return value; // never count up what is not live
     return value + Math.max(0, serverNow() - data.as_of_ms) / 1000;
   }
 
@@ -262,6 +279,17 @@
     return svg;
   }
 
+  // One malformed item (a worker of another version, say) spoils its own tile, not the board.
+  function safeTile(q) {
+    try {
+      return queueTile(q);
+    } catch (err) {
+      return el("article", { class: "tile tile-stale", "data-key": q.key },
+        el("header", {}, el("h2", {}, q.key), el("span", { class: "badge stale" }, "NO DATA")),
+        el("p", { class: "muted" }, "This queue's snapshot cannot be shown (" + err.message + ")."));
+    }
+  }
+
   function queueTile(q) {
     const d = q.data, live = d.live, f15 = d.frames["15m"] || {}, today = d.frames.today || {};
     const lv = d.levels || {};
@@ -271,10 +299,12 @@
     const title = d.tenant && d.tenant !== "default" ? [d.queue, " ", el("small", {}, d.tenant)] : [d.queue];
     const supervisor = state.role === "supervisor";
     const audit = item("audit", q.key);
-    return el("article", { class: "tile sev-" + sev, "data-key": q.key, "data-seq": q.seq },
+    const stale = tileStale(d);
+    return el("article", { class: "tile sev-" + sev + (stale ? " tile-stale" : ""), "data-key": q.key, "data-seq": q.seq },
       el("header", {},
         el("h2", { title: q.key }, title),
-        el("span", { class: "badge " + sev, "data-severity": sev }, WORD[sev]),
+        stale ? el("span", { class: "badge stale" }, "STALE " + dur((serverNow() - d.as_of_ms) / 1000))
+          : el("span", { class: "badge " + sev, "data-severity": sev }, WORD[sev]),
         supervisor ? el("button", { class: "edit", type: "button", title: "Change thresholds", onclick: () => openEditor(q) }, "\u2699") : null),
       el("div", { class: "big" },
         fig("waiting", live.waiting, level(lv, "no_agent_available", live.agents_available === 0 ? live.waiting : 0), "waiting"),
@@ -309,13 +339,13 @@
     const text = document.getElementById("agent-filter").value.trim().toLowerCase();
     const st = document.getElementById("agent-state").value;
     const team = teamQueues();
-    const rows = byKind("agent").map((a) => a.data).filter((a) =>
+    const rows = byKind("agent").map((a) => a.data).filter((a) => a && typeof a === "object").filter((a) =>
       (!st || a.state === st) &&
-      (!opts.team || a.team === opts.team) &&
+      (!opts.teams.length || opts.teams.includes(a.team)) &&
       (!opts.queues.length || (a.queues || []).some((q) => opts.queues.includes(q))) &&
       (!text || [a.name, a.agent, a.team, a.reason, ...(a.queues || [])].some((v) => v && String(v).toLowerCase().includes(text))));
     const { key, dir } = state.sort;
-    const val = (a) => key === "name" ? (a.name || a.agent).toLowerCase()
+    const val = (a) => key === "name" ? String(a.name || a.agent || "").toLowerCase()
       : key === "state" ? STATE_ORDER.indexOf(a.state)
       : key === "time" ? a.state_since_ms
       : key === "handled" ? -((a.today || {}).handled || 0)
@@ -371,14 +401,14 @@
 
   // A beep for each critical alert not seen before (only once the user turned sound on).
   function noteAlerts(initial) {
+    const firing = new Set();
     for (const a of activeAlerts()) {
       if (a.severity !== "crit") continue;
       const id = (a.queue || a.label) + "/" + a.alert + "/" + a.since_ms;
-      if (!state.seenCrit.has(id)) {
-        state.seenCrit.add(id);
-        if (!initial && state.sound) beep();
-      }
+      firing.add(id);
+      if (!state.seenCrit.has(id) && !initial && state.sound) beep();
     }
+    state.seenCrit = firing; // only what fires now: the set never grows past that
   }
 
   let audio = null;
@@ -402,8 +432,10 @@
     status.textContent = why === null ? "\u25CF LIVE" : "STALE";
     status.className = "status " + (why === null ? "live" : "stale");
     const banner = document.getElementById("banner");
-    banner.hidden = why === null;
-    banner.textContent = why === null ? "" : "STALE: " + why + ". Figures are greyed out until data flows again.";
+    const partly = why === null ? staleSources(byKind("source")) : null;
+    banner.hidden = why === null && partly === null;
+    banner.textContent = why !== null ? "STALE: " + why + ". Figures are greyed out until data flows again."
+      : partly !== null ? "\u25B2 " + partly + "; the queues it feeds may be behind." : "";
     // What a supervisor wants to know: how fresh the calls are, so the newest event's age
     // (sources report it); the workers' own refresh when no source is known yet.
     const lastEvent = Math.max(0, ...byKind("source").map((s) => s.data.last_event_ms));
@@ -416,7 +448,7 @@
     let queues = shownQueues();
     if (opts.rotateS > 0) queues = pageOf(queues);
     const tiles = document.getElementById("queues");
-    tiles.replaceChildren(...(queues.length ? queues.map(queueTile) : [el("p", { class: "muted" }, "No queues yet.")]));
+    tiles.replaceChildren(...(queues.length ? queues.map(safeTile) : [el("p", { class: "muted" }, "No queues yet.")]));
     renderAgents();
     renderTicker();
   }
@@ -445,8 +477,8 @@
     editing = q.key;
     const d = q.data, form = document.getElementById("editor-form");
     document.getElementById("editor-queue").textContent = q.key;
-    form.sl_threshold_s.value = d.sl_threshold_s;
-    form.sl_goal_pct.value = Math.round(d.sl_goal_ratio * 100);
+    form.sl_threshold_s.defaultValue = form.sl_threshold_s.value = d.sl_threshold_s;
+    form.sl_goal_pct.defaultValue = form.sl_goal_pct.value = +(d.sl_goal_ratio * 100).toFixed(1);
     const box = document.getElementById("editor-levels");
     box.replaceChildren(el("legend", {}, "Alert levels (warn / crit)"));
     for (const rule of EDITABLE) {
@@ -460,17 +492,26 @@
     document.getElementById("editor").showModal();
   }
 
+  // Only the fields the supervisor changed are sent, so two supervisors editing one queue
+  // keep each other's changes.
   async function saveEditor(ev) {
     ev.preventDefault();
     const form = document.getElementById("editor-form");
-    const changes = { sl_threshold_s: Number(form.sl_threshold_s.value), sl_goal_ratio: Number(form.sl_goal_pct.value) / 100, alerts: {} };
-    for (const rule of EDITABLE) {
-      for (const which of ["warn", "crit"]) {
-        const v = form[rule + "." + which].value;
-        (changes.alerts[rule] = changes.alerts[rule] || {})[which] = v === "" ? false : Number(v);
-      }
+    const changes = {};
+    for (const input of form.querySelectorAll("input")) {
+      if (input.value === input.defaultValue) continue;
+      const value = input.value === "" ? false : Number(input.value);
+      if (input.name === "sl_goal_pct") changes.sl_goal_ratio = value / 100;
+      else if (input.name.includes(".")) {
+        const [rule, which] = input.name.split(".");
+        ((changes.alerts = changes.alerts || {})[rule] = changes.alerts[rule] || {})[which] = value;
+      } else changes[input.name] = value;
     }
     const result = document.getElementById("editor-result");
+    if (!Object.keys(changes).length) {
+      result.textContent = "Nothing changed.";
+      return;
+    }
     result.textContent = "Saving…";
     const reply = await request({ type: "set_thresholds", queue: editing, changes });
     if (reply.ok) {
@@ -507,15 +548,32 @@
     const fullscreen = () => document.documentElement.requestFullscreen && document.documentElement.requestFullscreen().catch(() => {});
     document.getElementById("fullscreen").addEventListener("click", fullscreen);
     if (opts.tv) document.addEventListener("click", fullscreen, { once: true });
+    if (opts.sound) { // ?sound=1: armed by the first click, as browsers require
+      document.addEventListener("click", () => { if (!state.sound) sound.click(); }, { once: true });
+    }
     if (opts.rotateS > 0) {
       setInterval(() => { state.page = (state.page + 1) % pages(); applyView(); dirty = true; }, opts.rotateS * 1000);
     }
     applyView();
-    // Figures that move with time alone (longest wait, time in state, ages) tick every second.
-    setInterval(() => { dirty = true; }, 1000);
+    // Figures that move with time alone (longest wait, time in state, ages) tick every second;
+    // a connection gone silent, or a resync never answered, is closed and made again.
+    setInterval(() => {
+      dirty = true;
+      const unanswered = state.resyncing && Date.now() - state.resyncAskedAt > 10000;
+      if (ws && ws.readyState === WebSocket.OPEN && (silent() || unanswered)) ws.close();
+    }, 1000);
     const frame = () => {
-      if (dirty) { dirty = false; render(); }
-      requestAnimationFrame(frame);
+      requestAnimationFrame(frame); // first: a failing render must not stop the board
+      if (!dirty) return;
+      dirty = false;
+      try {
+        render();
+      } catch (err) {
+        document.body.classList.add("stale");
+        const banner = document.getElementById("banner");
+        banner.hidden = false;
+        banner.textContent = "STALE: the page failed to draw the board (" + err.message + ").";
+      }
     };
     requestAnimationFrame(frame);
     connect();

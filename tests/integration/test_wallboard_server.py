@@ -5,6 +5,7 @@ slow client dropped."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import urllib.error
 import urllib.request
@@ -65,6 +66,7 @@ class Client:
         self.view = ClientView()
         self.hello: dict[str, Any] = {}
         self.replies: list[dict[str, Any]] = []
+        self.status: dict[str, Any] = {}
         self.snapshots = 0
 
     async def pump(self, timeout_s: float = 0.5) -> None:
@@ -80,6 +82,8 @@ class Client:
                 self.hello = msg
             elif msg["type"] == "reply":
                 self.replies.append(msg)
+            elif msg["type"] == "status":
+                self.status = msg
             else:
                 self.snapshots += msg["type"] == "snapshot"
                 answer = self.view.receive(raw)
@@ -167,7 +171,7 @@ def test_a_client_gets_the_state_then_each_change_and_resyncs_after_a_gap(
                 client(server) as c:
             await c.wait_for(lambda c: c.data("queue", "default/sales") is not None)
             assert c.hello == {"type": "hello", "name": "alice", "role": "supervisor",
-                               "stale_after_s": 10.0, "heartbeat_s": 0.2}
+                               "stale_after_s": 10.0, "heartbeat_s": 0.2, "redis_up": True}
             assert c.data("agent", "default/a1") == {"state": "available", "caller": "[masked]"}
             seq = c.view.seq
             await c.pump(0.5)  # heartbeats keep the sequence moving while nothing changes
@@ -217,10 +221,20 @@ def test_supervisors_change_thresholds_and_acknowledge_viewers_cannot(
             await sup.wait_for(lambda c: len(c.replies) == 3)
             assert sup.replies[2]["code"] == "invalid"
 
-            await sup.ws.send(json.dumps({"type": "ack", "id": 4, "queue": "default/sales",
-                                          "alert": "oldest_wait_s", "since_ms": 123}))
+            ack = {"type": "ack", "id": 4, "queue": "default/sales", "alert": "oldest_wait_s",
+                   "since_ms": 123}
+            await sup.ws.send(json.dumps(ack))  # not firing: nothing to acknowledge
+            await sup.wait_for(lambda c: len(c.replies) == 4)
+            assert sup.replies[3]["code"] == "not_firing"
+            await publisher(stack, unique).publish({("queue", "default/sales"): json.dumps(
+                {"alerts": [{"alert": "oldest_wait_s", "severity": "crit", "since_ms": 123}]}
+            ).encode()}, {})
+            await sup.wait_for(lambda c: c.data("queue", "default/sales") is not None)
+            await sup.ws.send(json.dumps({**ack, "id": 5}))
             await tv.wait_for(lambda c: c.data("ack", "default/sales/oldest_wait_s") is not None)
             assert tv.data("ack", "default/sales/oldest_wait_s")["by"] == "alice"
+            log = await r.xrange(f"{unique}:audit:log")
+            assert json.loads(log[-1][1]["entry"])["action"] == "ack"
         await r.aclose()
 
     run(go)
@@ -241,6 +255,7 @@ def test_servers_side_by_side_and_a_redis_restart_resyncs_every_client(
 
             await asyncio.to_thread(stack.stop_redis)
             await until(lambda: not one.stats.redis_up and not two.stats.redis_up)
+            await a.wait_for(lambda c: c.status == {"type": "status", "redis_up": False})
             await asyncio.to_thread(stack.start_redis)  # empty: no persistence
             # A worker republishes everything once Redis is back; here, one other queue.
             while not await pub.publish({("queue", "default/r"): b'{"waiting":7}'}, {}) \
@@ -273,5 +288,50 @@ def test_a_client_that_does_not_read_is_dropped_not_buffered(stack: Stack, uniqu
             with pytest.raises(ConnectionClosed):
                 for _ in range(1000):
                     await slow.ws.recv()
+
+    run(go)
+
+
+def test_asking_for_resyncs_again_and_again_costs_one_snapshot_a_tick(
+        stack: Stack, unique: str) -> None:
+    async def go() -> None:
+        pub = publisher(stack, unique)
+        await pub.publish({("queue", f"default/q{i}"): json.dumps({"blob": "x" * 50_000}).encode()
+                           for i in range(10)}, {})  # a 500 KB board
+        async with running(settings(stack, unique)) as server, \
+                client(server, max_queue=1) as greedy:
+            await greedy.pump(0.3)
+            sent = server.stats.messages
+            for _ in range(2000):
+                await greedy.ws.send(b'{"type":"resync"}')
+            await asyncio.sleep(1.0)
+            ticks = server.stats.messages - sent
+            # at most one snapshot per tick for this client: its unsent data stays bounded
+            buffered = sum(ws.transport.get_write_buffer_size() for ws in server.clients)
+            assert buffered <= (ticks + 2) * 600_000, (buffered, ticks)
+
+    run(go)
+
+
+def test_a_failed_handshake_leaves_nothing_behind_and_a_flushed_redis_resyncs(
+        stack: Stack, unique: str) -> None:
+    async def go() -> None:
+        pub = publisher(stack, unique)
+        await pub.publish({("queue", "default/q"): b'{"waiting":1}'}, {})
+        async with running(settings(stack, unique)) as server, client(server) as c:
+            for _ in range(20):  # a plain GET of /ws: authenticated, then no upgrade (426)
+                status, _, _ = await asyncio.to_thread(http, server, f"/ws?token={SUP}")
+                assert status == 426
+            def forgotten() -> bool:
+                gc.collect()
+                return len(server._who) == 0
+
+            await until(forgotten, 5)  # the last connection may still be closing
+            await c.wait_for(lambda c: c.data("queue", "default/q") == {"waiting": 1})
+            # Flushed under an open connection: the workers' sequence numbers start again.
+            await aioredis.Redis(host=stack.host, port=stack.redis_port).flushall()
+            await pub.publish({("queue", "default/r"): b'{"waiting":5}'}, {})
+            await c.wait_for(lambda c: c.data("queue", "default/r") == {"waiting": 5}
+                             and c.data("queue", "default/q") is None, timeout_s=15)
 
     run(go)

@@ -37,6 +37,8 @@ def test_tokens_name_their_holder_and_role() -> None:
     ("alice", "name:role:secret"),
     ("alice:admin:" + SUP, "role"),
     ("alice:viewer:short", "16 characters"),
+    ("alice:viewer:" + "x" * 16 + ";Path=/", "16 characters"),
+    ("alice:viewer:" + "x" * 16 + "+y", "16 characters"),
     (":viewer:" + SUP, "name:role:secret"),
 ])
 def test_malformed_token_settings_fail_at_start(entry: str, words: str) -> None:

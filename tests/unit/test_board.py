@@ -130,8 +130,15 @@ def test_caller_numbers_never_leave_the_server() -> None:
     assert out["callers"] == [MASK]
     assert out["waiting"] == 12345678 and out["as_of_ms"] == 1_730_000_000_000  # numbers stay
     assert out["call_id"] == "1341133445.37" and out["agent"] == "a00017"
-    assert out["note"] == data["note"]  # free text is not a number; only whole values are
+    assert out["note"] == "call [masked]"
     assert out["phone"] is None
+    for text, masked in (("sip:+4930123456@pbx", "sip:[masked]@pbx"), ("tel:+4930123456", "tel:[masked]"),
+                         ("+44.20.7946.0000", "[masked]"), ("SIP/4930123456-00000001", "SIP/[masked]-[masked]"),
+                         ("callback +44 20 7946 0000 asap", "callback [masked] asap"),
+                         ("2026-11-24T06:21:53Z", "2026-11-24T06:21:53Z"), ("queue 12", "queue 12"),
+                         ("wait 12.5 s", "wait 12.5 s")):
+        assert scrub(text) == masked, text
+    assert scrub({"by_caller": {"+4930123456": 2}}) == {"by_caller": {MASK: 2}}
     raw = parse_stored(json.dumps({"kind": "agent", "key": "t/a", "seq": 1, "data": data})).raw
     assert b"7946" not in raw and b"33612345678" not in raw
 
