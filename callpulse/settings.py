@@ -10,9 +10,11 @@ line reports. See ``docs/configuration.md``.
 from __future__ import annotations
 
 import dataclasses
+import ssl
 import types
 from collections.abc import Mapping
-from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from .errors import ConfigError
 
@@ -82,3 +84,68 @@ def bootstrap_servers(broker_url: str) -> list[str]:
     if not out:
         raise ConfigError(f"no broker address in {broker_url!r}")
     return out
+
+
+SECURITY_PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaAuth:
+    """How a service reaches a secured Kafka: TLS (server verified by ``broker_ssl_cafile``, or
+    the system's CAs; a client certificate with ``broker_ssl_certfile``/``_keyfile``) and SASL
+    (PLAIN or SCRAM). The embedded broker needs none of it. Shared by every service that talks
+    to Kafka, under the same ``CALLPULSE_BROKER_*`` names."""
+
+    broker_security_protocol: str = "PLAINTEXT"
+    broker_sasl_mechanism: str = "PLAIN"
+    broker_sasl_username: str = ""
+    broker_sasl_password: str = ""
+    broker_ssl_cafile: str = ""
+    broker_ssl_certfile: str = ""
+    broker_ssl_keyfile: str = ""
+
+    def __post_init__(self) -> None:
+        protocol = self.broker_security_protocol
+        if protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"CALLPULSE_BROKER_SECURITY_PROTOCOL: {protocol!r} is not one of "
+                              f"{', '.join(SECURITY_PROTOCOLS)}")
+        if self.sasl:
+            if self.broker_sasl_mechanism not in SASL_MECHANISMS:
+                raise ConfigError(f"CALLPULSE_BROKER_SASL_MECHANISM: {self.broker_sasl_mechanism!r}"
+                                  f" is not one of {', '.join(SASL_MECHANISMS)}")
+            if not (self.broker_sasl_username and self.broker_sasl_password):
+                raise ConfigError(f"{protocol} needs CALLPULSE_BROKER_SASL_USERNAME and "
+                                  "CALLPULSE_BROKER_SASL_PASSWORD")
+        if bool(self.broker_ssl_certfile) != bool(self.broker_ssl_keyfile):
+            raise ConfigError("CALLPULSE_BROKER_SSL_CERTFILE and CALLPULSE_BROKER_SSL_KEYFILE go "
+                              "together")
+
+    @property
+    def sasl(self) -> bool:
+        return self.broker_security_protocol.startswith("SASL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context (it verifies the broker's certificate and name), ``None`` without
+        TLS; :class:`ConfigError` when a certificate file cannot be read."""
+        if not self.broker_security_protocol.endswith("SSL"):
+            return None
+        try:
+            context = ssl.create_default_context(cafile=self.broker_ssl_cafile or None)
+            if self.broker_ssl_certfile:
+                context.load_cert_chain(self.broker_ssl_certfile, self.broker_ssl_keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"Kafka TLS files: {exc}") from None
+        return context
+
+    def aiokafka_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's clients."""
+        options: dict[str, Any] = {"security_protocol": self.broker_security_protocol}
+        context = self.ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
+        if self.sasl:
+            options.update(sasl_mechanism=self.broker_sasl_mechanism,
+                           sasl_plain_username=self.broker_sasl_username,
+                           sasl_plain_password=self.broker_sasl_password)
+        return options

@@ -16,14 +16,15 @@ import msgspec
 
 from callpulse.errors import ConfigError
 from callpulse.events import datetime_to_ms
-from callpulse.settings import bootstrap_servers, from_env
+from callpulse.settings import KafkaAuth, bootstrap_servers, from_env
 
 from .simulator import SCENARIOS, SimSettings, simulate
 
 
 @dataclass(frozen=True, slots=True)
-class ProducerSettings:
-    """What the simulator shares with the worker's settings (same ``CALLPULSE_*`` names)."""
+class ProducerSettings(KafkaAuth):
+    """What the simulator shares with the worker's settings (same ``CALLPULSE_*`` names,
+    Kafka's security ones included)."""
 
     broker_url: str = "kafka://127.0.0.1:19092"
     calls_topic: str = "callpulse.calls"
@@ -83,12 +84,14 @@ def _run(args: argparse.Namespace) -> int:
     settings = from_env(ProducerSettings, os.environ, broker_url=args.broker_url)
     servers = bootstrap_servers(settings.broker_url)
 
+    auth = settings.aiokafka_options()
+
     async def main() -> int:
         await ensure_topics(servers, (settings.calls_topic, settings.agents_topic),
-                            settings.partitions, settings.replication)
+                            settings.partitions, settings.replication, **auth)
         return await produce(events, servers=servers, calls_topic=settings.calls_topic,
                              agents_topic=settings.agents_topic, speed=args.speed,
-                             start_ms=sim.start_ms)
+                             start_ms=sim.start_ms, **auth)
 
     try:
         n = asyncio.run(main())

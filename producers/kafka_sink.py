@@ -22,9 +22,10 @@ _AGENT_TYPES = frozenset(t.__struct_config__.tag for t in AgentEvent.__subclasse
 
 
 async def ensure_topics(servers: list[str], names: Iterable[str], partitions: int,
-                        replication: int = 1) -> None:
-    """Create the topics that do not exist yet (an existing topic is left as it is)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+                        replication: int = 1, **auth: Any) -> None:
+    """Create the topics that do not exist yet (an existing topic is left as it is). ``auth``:
+    ``callpulse.settings.KafkaAuth.aiokafka_options``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **auth)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -53,11 +54,11 @@ PRODUCER_OPTIONS: Final[dict[str, Any]] = {
 
 async def produce(events: Iterable[dict[str, Any]], *, servers: list[str], calls_topic: str,
                   agents_topic: str, speed: float, start_ms: int,
-                  clock: Callable[[], float] = time.monotonic) -> int:
+                  clock: Callable[[], float] = time.monotonic, **auth: Any) -> int:
     """Send ``events`` (in ``ts`` order); with ``speed`` > 0, event time runs ``speed`` times
     faster than the wall clock from ``start_ms``. Heartbeats go to every partition of the calls
     topic, so every worker's clock hears them. Returns the number of events sent."""
-    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER_OPTIONS)
+    producer = AIOKafkaProducer(bootstrap_servers=servers, **PRODUCER_OPTIONS, **auth)
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(calls_topic))

@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
+import faust
 import msgspec
 import redis.asyncio as aioredis
 from aiokafka.partitioner import murmur2
@@ -88,6 +89,7 @@ class Worker:
             # round trips per partition. Below the broker's default message.max.bytes (1 MB).
             producer_max_batch_size=512 * 1024,
             broker_max_poll_records=s.batch_max,
+            broker_credentials=_credentials(s),
             # Bytes everywhere: the core decodes events and encodes states itself.
             key_serializer="raw", value_serializer="raw",
         )
@@ -460,6 +462,16 @@ class Worker:
     def _now_ms(self) -> int:
         """The event clock now (``callpulse.clock``)."""
         return self.clock.now(self._wall_ms())
+
+
+def _credentials(s: WorkerSettings) -> Any:
+    """Faust's form of the Kafka security settings (``None``: plaintext)."""
+    context = s.ssl_context()
+    if s.sasl:
+        return faust.SASLCredentials(username=s.broker_sasl_username,
+                                     password=s.broker_sasl_password,
+                                     mechanism=s.broker_sasl_mechanism, ssl_context=context)
+    return None if context is None else faust.SSLCredentials(context)
 
 
 def create_app(settings: WorkerSettings, *, config: Config | None = None,

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from callpulse.errors import ConfigError
-from callpulse.settings import from_env
+from callpulse.settings import KafkaAuth, from_env
 from callpulse.timeframes import INTERVALS_MS
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerSettings:
-    """Everything ``callpulse worker`` reads. Every field is ``CALLPULSE_<NAME>``."""
+class WorkerSettings(KafkaAuth):
+    """Everything ``callpulse worker`` reads. Every field is ``CALLPULSE_<NAME>``; the
+    ``broker_*`` security fields are :class:`callpulse.settings.KafkaAuth`'s."""
 
     broker_url: str = "kafka://127.0.0.1:19092"
     redis_url: str = "redis://127.0.0.1:16379/0"
@@ -44,6 +45,7 @@ class WorkerSettings:
     log_level: str = "info"
 
     def __post_init__(self) -> None:
+        KafkaAuth.__post_init__(self)  # (slots dataclasses cannot call super() here)
         if self.interval not in INTERVALS_MS:
             raise ConfigError(f"CALLPULSE_INTERVAL: {self.interval!r} is not one of "
                               f"{', '.join(INTERVALS_MS)}")
