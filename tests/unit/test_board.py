@@ -132,8 +132,9 @@ def test_caller_numbers_never_leave_the_server() -> None:
     assert out["call_id"] == "1341133445.37" and out["agent"] == "a00017"
     assert out["note"] == "call [masked]"
     assert out["phone"] is None
-    for text, masked in (("sip:+4930123456@pbx", "sip:[masked]@pbx"), ("tel:+4930123456", "tel:[masked]"),
-                         ("+44.20.7946.0000", "[masked]"), ("SIP/4930123456-00000001", "SIP/[masked]-[masked]"),
+    for text, masked in (("sip:+4930123456@pbx", "sip:[masked]@pbx"),
+                         ("tel:+4930123456", "tel:[masked]"), ("+44.20.7946.0000", "[masked]"),
+                         ("SIP/4930123456-00000001", "SIP/[masked]-[masked]"),
                          ("callback +44 20 7946 0000 asap", "callback [masked] asap"),
                          ("2026-11-24T06:21:53Z", "2026-11-24T06:21:53Z"), ("queue 12", "queue 12"),
                          ("wait 12.5 s", "wait 12.5 s")):

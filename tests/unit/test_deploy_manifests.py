@@ -66,7 +66,7 @@ def test_compose_settings_are_known_and_ports_agree() -> None:
         assert envs[n]["CALLPULSE_METRICS_HOST"] == "0.0.0.0"  # reachable from Prometheus
     alertmanager = prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert alertmanager == [f"alertmanager:{services['alertmanager']['ports'][0].split(':')[1]}"]
-    rules_mount = [v for v in services["prometheus"]["volumes"] if "rules" in v][0]
+    rules_mount = next(v for v in services["prometheus"]["volumes"] if "rules" in v)
     assert rules_mount.split(":")[1] in prom["rule_files"]
     # The proxy sends to each wallboard server on its port.
     nginx = (DEPLOY / "nginx" / "nginx.conf").read_text()
