@@ -1,5 +1,5 @@
-"""Kafka TLS and SASL settings (callpulse.settings.KafkaAuth), as the worker and the simulator
-read them and hand them to their clients."""
+"""Secured Kafka and Redis: TLS and SASL settings (callpulse.settings.KafkaAuth) as the worker and
+the simulator read them and hand them to their clients, and Redis AUTH and TLS from the URL."""
 
 from __future__ import annotations
 
@@ -59,3 +59,22 @@ def test_an_unreadable_certificate_is_named() -> None:
     auth = KafkaAuth(broker_security_protocol="SSL", broker_ssl_cafile="/nonexistent/ca.pem")
     with pytest.raises(ConfigError, match="Kafka TLS files"):
         auth.aiokafka_options()
+
+
+def test_redis_auth_and_tls_come_from_the_url() -> None:
+    from redis.asyncio.connection import SSLConnection
+
+    from monitor_ui.server import create_app as wallboard_app
+    from monitor_ui.settings import WallboardSettings
+    from streams.app import create_app as worker_app
+
+    url = "rediss://callpulse:s3cret@redis.example.com:6380/2?ssl_ca_certs=/etc/ca.pem"
+    clients = [wallboard_app(WallboardSettings(redis_url=url)).redis,
+               worker_app(WorkerSettings(redis_url=url)).publisher.client]
+    for client in clients:  # built, not connected
+        pool = client.connection_pool
+        assert pool.connection_class is SSLConnection
+        kwargs = pool.connection_kwargs
+        assert (kwargs["username"], kwargs["password"], kwargs["host"], kwargs["port"], kwargs["db"]) \
+            == ("callpulse", "s3cret", "redis.example.com", 6380, 2)
+        assert kwargs["ssl_ca_certs"] == "/etc/ca.pem"
