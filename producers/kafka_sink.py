@@ -37,6 +37,17 @@ async def ensure_topics(servers: list[str], names: Iterable[str], partitions: in
         await admin.close()
 
 
+async def partition_counts(servers: list[str], names: Iterable[str], **auth: Any) -> dict[str, int]:
+    """Each existing topic's partition count."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, **auth)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(names))
+    finally:
+        await admin.close()
+    return {d["topic"]: len(d["partitions"]) for d in described if not d["error_code"]}
+
+
 def route(event: dict[str, Any], calls_topic: str, agents_topic: str) -> tuple[str, bytes]:
     """The topic and key of one event: agent events by agent, everything else by queue."""
     if event["type"] in _AGENT_TYPES:

@@ -33,7 +33,9 @@ from callpulse.errors import ConfigError, StoreError
 from callpulse.gc_tuning import tune_gc
 from callpulse.live import AGENTS, CALLS, PRESENCE, Effects, LiveCore, Record
 from callpulse.queue import QueueParams
+from callpulse.settings import bootstrap_servers
 from callpulse.timeframes import INTERVALS_MS
+from producers.kafka_sink import ensure_topics, partition_counts
 
 from .exporter import WorkerCollector, WorkerStats
 from .fastlane import BatchingApp, BatchingConsumer, Span
@@ -93,10 +95,15 @@ class Worker:
             # Bytes everywhere: the core decodes events and encodes states itself.
             key_serializer="raw", value_serializer="raw",
         )
-        self.calls_topic = self.app.topic(s.calls_topic, partitions=s.partitions, **_RAW)
-        self.agents_topic = self.app.topic(s.agents_topic, partitions=s.partitions, **_RAW)
-        self.presence_topic = self.app.topic(s.presence_topic, partitions=s.partitions, **_RAW)
-        self.dlq_topic = self.app.topic(s.dlq_topic, partitions=1, **_RAW)
+        # internal: Faust creates each one missing at start, with these partitions and replicas
+        # (calls, agents and presence must share a partition count: they are co-partitioned),
+        # rather than leave it to a broker's auto-creation and its default count.
+        topic_args: dict[str, Any] = {**_RAW, "internal": True, "replicas": s.replication}
+        self.calls_topic = self.app.topic(s.calls_topic, partitions=s.partitions, **topic_args)
+        self.agents_topic = self.app.topic(s.agents_topic, partitions=s.partitions, **topic_args)
+        self.presence_topic = self.app.topic(s.presence_topic, partitions=s.partitions,
+                                             **topic_args)
+        self.dlq_topic = self.app.topic(s.dlq_topic, partitions=1, **topic_args)
         self.kinds = {s.calls_topic: CALLS, s.agents_topic: AGENTS, s.presence_topic: PRESENCE}
         table_args: dict[str, Any] = {"partitions": s.partitions, "use_partitioner": True,
                                       "key_type": bytes, "value_type": bytes}
@@ -324,6 +331,7 @@ class Worker:
         # first batch: once the producer tracks any topic, aiokafka's metadata refreshes cover
         # only tracked topics, and a send to another one waits for a refresh of its own.
         producer = self._client()
+        await self.dlq_topic.maybe_declare()  # produced to, never read: Faust would not make it
         names = [t.changelog_topic.get_topic_name() for t in (self.queue_table, self.agent_table)]
         names += [s.agents_topic, s.presence_topic, s.dlq_topic]
         for name in names:
@@ -489,11 +497,30 @@ def create_app(settings: WorkerSettings, *, config: Config | None = None,
                   registry=registry or CollectorRegistry(auto_describe=True))
 
 
+async def create_topics(s: WorkerSettings) -> None:
+    """Create the topics the worker reads and writes that are missing, with
+    ``CALLPULSE_PARTITIONS``, before any client of Faust's asks for them (a broker that creates
+    topics on a metadata request would give them its default count); refuse to start when the
+    co-partitioned ones do not all have that count, as Faust's tables would not line up."""
+    servers, auth = bootstrap_servers(s.broker_url), s.aiokafka_options()
+    sources = (s.calls_topic, s.agents_topic, s.presence_topic)
+    await ensure_topics(servers, sources, s.partitions, s.replication, **auth)
+    await ensure_topics(servers, (s.dlq_topic,), 1, s.replication, **auth)
+    counts = await partition_counts(servers, sources, **auth)
+    wrong = {name: n for name, n in counts.items() if n != s.partitions}
+    if wrong:
+        raise ConfigError(f"CALLPULSE_PARTITIONS is {s.partitions}, but "
+                          + ", ".join(f"{name} has {n}" for name, n in sorted(wrong.items()))
+                          + ": give every source topic the same partition count")
+
+
 def run(settings: WorkerSettings) -> int:
     """``callpulse worker``: run until SIGINT/SIGTERM (Faust's worker handles both)."""
     from faust.worker import Worker as FaustWorker
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(create_topics(settings))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     worker = create_app(settings)
     tune_gc()

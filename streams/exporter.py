@@ -5,6 +5,10 @@ units, ``_total`` on counters, and per queue only the labels ``tenant`` and ``qu
 ``window``, ``state``, ``alert`` and ``severity`` where the spec names them). Only queues this
 worker owns appear: a queue moved away in a rebalance disappears with its state. Counters count
 ``today`` (they restart at the queue's day start, which ``rate()`` treats as a counter reset).
+Within a day they never go down, as Prometheus counters must not: a late event that corrects a
+count downwards (an earlier ``ringing`` moving a wait to a longer bucket, a lower threshold) shows
+in the snapshot and the replay at once, and here the counter keeps its highest value of the day
+(see :class:`_DayHighs`); otherwise ``rate()`` would read the dip as a reset and jump.
 A metric whose value is ``null`` (an empty denominator) is left out rather than exported as NaN.
 """
 
@@ -50,6 +54,25 @@ class WorkerStats:
     next_offsets: dict[Any, int] = field(default_factory=dict)
 
 
+class _DayHighs:
+    """The highest value each counter of each queue has shown today."""
+
+    def __init__(self) -> None:
+        self.days: dict[tuple[str, str], tuple[int, dict[str, float]]] = {}
+
+    def hold(self, queue: tuple[str, str], day_start_ms: int, series: str, value: float) -> float:
+        day, highs = self.days.get(queue, (None, None))
+        if day != day_start_ms or highs is None:
+            highs = {}
+            self.days[queue] = (day_start_ms, highs)
+        held = highs[series] = max(value, highs.get(series, value))
+        return held
+
+    def keep_only(self, queues: set[tuple[str, str]]) -> None:
+        for key in [k for k in self.days if k not in queues]:
+            del self.days[key]
+
+
 class WorkerCollector(Collector):
     """Reads ``views`` (the latest published snapshot per queue), the core and the stats."""
 
@@ -61,6 +84,7 @@ class WorkerCollector(Collector):
         self.views = views
         self.stats = stats
         self.highwater = highwater
+        self.highs = _DayHighs()
 
     def collect(self) -> Iterator[Metric]:
         yield from self._worker()
@@ -134,12 +158,20 @@ class WorkerCollector(Collector):
                                    "Alert levels of each rule", labels=[*_Q, "alert", "severity"])
         active = GaugeMetricFamily("callpulse_alerts_active", "1 per alert firing now",
                                    labels=[*_Q, "alert", "severity"])
+        self.highs.keep_only(set(self.views))
         for (tenant, name), view in sorted(self.views.items()):
             labels = [tenant, name]
             frames, now = view["frames"], view["live"]
             today = frames["today"]
+            q = self.core.queues.get((tenant, name))
+            day = q.today_bounds[0] if q is not None else 0
+
+            def held(series: str, value: float, key: tuple[str, str] = (tenant, name),
+                     day: int = day) -> float:
+                return self.highs.hold(key, day, series, value)
+
             for counter in COUNTERS:
-                counters[counter].add_metric(labels, today[counter])
+                counters[counter].add_metric(labels, held(counter, today[counter]))
             for metric, key in _LIVE:
                 if now.get(key) is not None:
                     live[metric].add_metric(labels, now[key])
@@ -149,11 +181,12 @@ class WorkerCollector(Collector):
                         windowed[metric].add_metric([*labels, window], frame[key])
             for state in ("available", "on_call", "wrap_up", "not_ready", "logged_in"):
                 agents.add_metric([*labels, state], now.get(f"agents_{state}", 0))
-            q = self.core.queues.get((tenant, name))
             if q is not None:
                 start, end = q.today_bounds
                 today_v = q.today.v if start <= view["as_of_ms"] < end else None
-                waits.add_metric(labels, *_histogram(q.today_waits, today_v))
+                buckets, total = _histogram(q.today_waits, today_v)
+                waits.add_metric(labels, [(le, held(f"le={le}", n)) for le, n in buckets],
+                                 held("sum", total))
             goal.add_metric(labels, view["sl_goal_ratio"])
             threshold.add_metric(labels, view["sl_threshold_s"])
             sl_bucket.add_metric([*labels, sl_bucket_le(view["sl_threshold_s"])], 1)

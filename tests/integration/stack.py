@@ -95,6 +95,13 @@ class WorkerProc:
         embedded.wait_port("127.0.0.1", self.port, 60, self.proc, "worker")
         return self
 
+    def run_to_exit(self, timeout_s: float) -> int:
+        """Run it expecting it to stop by itself (refusing to start); its exit status."""
+        proc = subprocess.run([sys.executable, "-m", "launcher.cli", "worker"], env=self.env,
+                              cwd=ROOT, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+                              timeout=timeout_s, check=False)
+        return proc.returncode
+
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)

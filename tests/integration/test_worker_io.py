@@ -182,3 +182,23 @@ def test_threshold_changed_in_redis_applies_without_restart(
                             alert="oldest_wait_s", severity="warn") == 10
     finally:
         worker.terminate()
+
+
+def test_the_worker_creates_its_topics_and_refuses_mismatched_ones(
+        stack: Stack, unique: str, logdir: Path) -> None:
+    """Nothing made the topics before: the worker does, co-partitioned, as configured; a
+    worker configured for another count refuses to start, naming the topics."""
+    import asyncio
+
+    from producers.kafka_sink import partition_counts
+
+    names = [f"{unique}.{t}" for t in ("calls", "agents", "presence", "dlq")]
+    worker = WorkerProc(stack.env(unique, CALLPULSE_PARTITIONS="3"), logdir / "worker.log").start()
+    try:
+        assert asyncio.run(partition_counts(stack.servers, names)) == dict(
+            zip(names, (3, 3, 3, 1), strict=True))
+    finally:
+        worker.terminate()
+    other = WorkerProc(stack.env(unique, CALLPULSE_PARTITIONS="5"), logdir / "other.log")
+    assert other.run_to_exit(30) != 0
+    assert "CALLPULSE_PARTITIONS is 5" in (logdir / "other.log").read_text()

@@ -108,3 +108,37 @@ def test_the_threshold_bucket_is_the_smallest_holding_it() -> None:
     from streams.exporter import sl_bucket_le
 
     assert [sl_bucket_le(t) for t in (5, 20, 21, 600, 601)] == ["5.0", "20.0", "30.0", "600.0", "+Inf"]
+
+
+def test_counters_never_go_down_within_a_day() -> None:
+    """A late ringing moves a wait to a longer bucket, and a lower threshold takes a call out
+    of answered_within_sl: the snapshot says so at once, Prometheus's counters hold."""
+    from dataclasses import replace
+
+    core = LiveCore(Config(), QueueParams())
+    core.fold([rec(0, "ringing", 10, call_id="c1", queue="q"),
+               rec(1, "answered", 22, call_id="c1", queue="q", agent="a")], T0)
+    registry = CollectorRegistry()
+    views: dict[tuple[str, str], dict[str, object]] = {}
+    registry.register(WorkerCollector(core, views, WorkerStats()))
+
+    def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        views.clear()
+        views.update({k: core.queue_view(*k, T0 + 60_000) for k in core.queues})
+        text = generate_latest(registry).decode()
+        return {(s.name, frozenset(s.labels.items())): s.value
+                for f in text_string_to_metric_families(text) for s in f.samples}
+
+    q = frozenset({("tenant", "default"), ("queue", "q")})
+    first = scrape()
+    assert first[("callpulse_queue_wait_seconds_bucket", q | {("le", "15.0")})] == 1
+    assert first[("callpulse_queue_answered_within_sl_total", q)] == 1
+    core.fold([rec(2, "ringing", 0, call_id="c1", queue="q")], T0)  # the call rang earlier
+    cfg = core.queues[("default", "q")].cfg
+    core.queues[("default", "q")].reconfigure(replace(cfg, sl_threshold_s=10.0))
+    assert core.queue_view("default", "q", T0 + 60_000)["frames"]["today"]["answered_within_sl"] == 0
+    second = scrape()
+    assert second[("callpulse_queue_wait_seconds_bucket", q | {("le", "15.0")})] == 1  # held
+    assert second[("callpulse_queue_wait_seconds_bucket", q | {("le", "30.0")})] == 1
+    assert second[("callpulse_queue_wait_seconds_count", q)] == 1
+    assert second[("callpulse_queue_answered_within_sl_total", q)] == 1  # held
