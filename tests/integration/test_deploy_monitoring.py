@@ -79,7 +79,7 @@ def test_every_alert_is_tested_firing_and_has_severity_summary_and_runbook() -> 
     runbook = (ROOT / "docs" / "runbook.md").read_text().lower()
     for alert in alerts:
         name = alert["alert"]
-        assert alert["labels"]["severity"] in ("page", "ticket"), name
+        assert alert["labels"]["severity"] in ("page", "ticket", "info"), name
         assert alert["annotations"]["summary"], name
         anchor = alert["annotations"]["runbook_url"].split("#", 1)[1]
         assert anchor == name.lower() and f"## {name.lower()}" in runbook, name
@@ -100,10 +100,15 @@ def test_alertmanager_routes_pages_and_tickets_apart_and_groups_by_queue() -> No
     assert receiver("severity=page", "alertname=CallpulseWaitTimeSpike", "queue=sales") == "page"
     assert receiver("severity=ticket", "alertname=CallpulseAbandonRateHigh") == "ticket"
     assert receiver("severity=page", "alertname=CallpulseSourceStale", "source=pbx") == "page"
+    # an inhibitor only: it reaches nobody
+    assert receiver("severity=info", "alertname=CallpulseSourceSilent", "source=pbx") == "none"
+    assert [r for r in yaml.safe_load(ALERTMANAGER.read_text())["receivers"]
+            if r["name"] == "none"] == [{"name": "none"}]
     config = yaml.safe_load(ALERTMANAGER.read_text())
     assert config["route"]["group_by"] == ["tenant", "queue"]
     inhibit = config["inhibit_rules"][0]
-    assert "CallpulseSourceStale" in inhibit["source_matchers"][0]
+    assert "CallpulseSourceSilent" in inhibit["source_matchers"][0]
+    assert "CallpulseWorker" not in inhibit["source_matchers"][0]  # other queues stay right
     rules = yaml.safe_load(RULES.read_text())
     queue_alerts = {r["alert"] for r in rules["groups"][1]["rules"]}
     assert all(name in inhibit["target_matchers"][0] for name in queue_alerts)
