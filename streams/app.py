@@ -23,13 +23,14 @@ from typing import Any, cast
 import faust
 import msgspec
 import redis.asyncio as aioredis
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from callpulse.clock import EventClock
 from callpulse.config import Config, load_config, with_live_overrides
-from callpulse.errors import ConfigError, StoreError
+from callpulse.errors import CallpulseError, ConfigError, StoreError
 from callpulse.gc_tuning import tune_gc
 from callpulse.live import AGENTS, CALLS, PRESENCE, Effects, LiveCore, Record
 from callpulse.queue import QueueParams
@@ -504,9 +505,13 @@ async def create_topics(s: WorkerSettings) -> None:
     co-partitioned ones do not all have that count, as Faust's tables would not line up."""
     servers, auth = bootstrap_servers(s.broker_url), s.aiokafka_options()
     sources = (s.calls_topic, s.agents_topic, s.presence_topic)
-    await ensure_topics(servers, sources, s.partitions, s.replication, **auth)
-    await ensure_topics(servers, (s.dlq_topic,), 1, s.replication, **auth)
-    counts = await partition_counts(servers, sources, **auth)
+    try:
+        await ensure_topics(servers, sources, s.partitions, s.replication, **auth)
+        await ensure_topics(servers, (s.dlq_topic,), 1, s.replication, **auth)
+        counts = await partition_counts(servers, sources, **auth)
+    except KafkaError as exc:  # one line, not a traceback; a supervisor restarts the worker
+        raise CallpulseError(f"cannot create or read the topics on {s.broker_url}: "
+                             f"{exc!r}") from None
     wrong = {name: n for name, n in counts.items() if n != s.partitions}
     if wrong:
         raise ConfigError(f"CALLPULSE_PARTITIONS is {s.partitions}, but "
