@@ -37,6 +37,7 @@
     seenCrit: new Set(),
     sound: false,
     redisUp: true,
+    live: false, // the board's staleness() found nothing wrong at the last draw
     resyncAskedAt: 0,
     page: 0,
   };
@@ -224,7 +225,7 @@
   // A figure that keeps moving between updates: the value at as_of plus the time since.
   function aged(value, data) {
     if (value === null || value === undefined) return null;
-    if (tileStale(data) || staleness() !== null) return value; // never count up what is not live
+    if (tileStale(data) || !state.live) return value; // never count up what is not live
     return value + Math.max(0, serverNow() - data.as_of_ms) / 1000;
   }
 
@@ -425,6 +426,7 @@
 
   function render() {
     const why = staleness();
+    state.live = why === null; // once per draw: each tile's figures read it
     const body = document.body;
     body.classList.toggle("stale", why !== null && state.seq !== null);
     body.classList.toggle("connecting", state.seq === null);
