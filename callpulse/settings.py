@@ -10,7 +10,6 @@ line reports. See ``docs/configuration.md``.
 from __future__ import annotations
 
 import dataclasses
-import ssl
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,7 +94,8 @@ class KafkaAuth:
     """How a service reaches a secured Kafka: TLS (server verified by ``broker_ssl_cafile``, or
     the system's CAs; a client certificate with ``broker_ssl_certfile``/``_keyfile``) and SASL
     (PLAIN or SCRAM). The embedded broker needs none of it. Shared by every service that talks
-    to Kafka, under the same ``CALLPULSE_BROKER_*`` names."""
+    to Kafka, under the same ``CALLPULSE_BROKER_*`` names; ``producers.kafka_sink`` turns it
+    into clients' options (reading the certificate files is I/O, so not here)."""
 
     broker_security_protocol: str = "PLAINTEXT"
     broker_sasl_mechanism: str = "PLAIN"
@@ -124,28 +124,3 @@ class KafkaAuth:
     @property
     def sasl(self) -> bool:
         return self.broker_security_protocol.startswith("SASL")
-
-    def ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context (it verifies the broker's certificate and name), ``None`` without
-        TLS; :class:`ConfigError` when a certificate file cannot be read."""
-        if not self.broker_security_protocol.endswith("SSL"):
-            return None
-        try:
-            context = ssl.create_default_context(cafile=self.broker_ssl_cafile or None)
-            if self.broker_ssl_certfile:
-                context.load_cert_chain(self.broker_ssl_certfile, self.broker_ssl_keyfile)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"Kafka TLS files: {exc}") from None
-        return context
-
-    def aiokafka_options(self) -> dict[str, Any]:
-        """Keyword arguments for aiokafka's clients."""
-        options: dict[str, Any] = {"security_protocol": self.broker_security_protocol}
-        context = self.ssl_context()
-        if context is not None:
-            options["ssl_context"] = context
-        if self.sasl:
-            options.update(sasl_mechanism=self.broker_sasl_mechanism,
-                           sasl_plain_username=self.broker_sasl_username,
-                           sasl_plain_password=self.broker_sasl_password)
-        return options

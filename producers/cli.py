@@ -79,12 +79,12 @@ def _run(args: argparse.Namespace) -> int:
                 n += 1
         print(f"callpulse simulate: wrote {n} events to {args.out}", file=sys.stderr)
         return 0
-    from .kafka_sink import ensure_topics, produce
+    from .kafka_sink import client_options, ensure_topics, produce
 
     settings = from_env(ProducerSettings, os.environ, broker_url=args.broker_url)
     servers = bootstrap_servers(settings.broker_url)
 
-    auth = settings.aiokafka_options()
+    auth = client_options(settings)
 
     async def main() -> int:
         await ensure_topics(servers, (settings.calls_topic, settings.agents_topic),

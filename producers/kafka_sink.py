@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -14,17 +15,46 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from callpulse.errors import ConfigError
 from callpulse.events import AgentEvent
+from callpulse.settings import KafkaAuth
 
 log = logging.getLogger("callpulse.producer")
 _JSON = msgspec.json.Encoder()
 _AGENT_TYPES = frozenset(t.__struct_config__.tag for t in AgentEvent.__subclasses__())
 
 
+def tls_context(auth: KafkaAuth) -> ssl.SSLContext | None:
+    """The TLS context (it verifies the broker's certificate and name), ``None`` without TLS;
+    :class:`ConfigError` when a certificate file cannot be read."""
+    if not auth.broker_security_protocol.endswith("SSL"):
+        return None
+    try:
+        context = ssl.create_default_context(cafile=auth.broker_ssl_cafile or None)
+        if auth.broker_ssl_certfile:
+            context.load_cert_chain(auth.broker_ssl_certfile, auth.broker_ssl_keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"Kafka TLS files: {exc}") from None
+    return context
+
+
+def client_options(auth: KafkaAuth) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's clients."""
+    options: dict[str, Any] = {"security_protocol": auth.broker_security_protocol}
+    context = tls_context(auth)
+    if context is not None:
+        options["ssl_context"] = context
+    if auth.sasl:
+        options.update(sasl_mechanism=auth.broker_sasl_mechanism,
+                       sasl_plain_username=auth.broker_sasl_username,
+                       sasl_plain_password=auth.broker_sasl_password)
+    return options
+
+
 async def ensure_topics(servers: list[str], names: Iterable[str], partitions: int,
                         replication: int = 1, **auth: Any) -> None:
     """Create the topics that do not exist yet (an existing topic is left as it is). ``auth``:
-    ``callpulse.settings.KafkaAuth.aiokafka_options``."""
+    :func:`client_options`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=servers, **auth)
     await admin.start()
     try:

@@ -36,7 +36,7 @@ from callpulse.live import AGENTS, CALLS, PRESENCE, Effects, LiveCore, Record
 from callpulse.queue import QueueParams
 from callpulse.settings import bootstrap_servers
 from callpulse.timeframes import INTERVALS_MS
-from producers.kafka_sink import ensure_topics, partition_counts
+from producers.kafka_sink import client_options, ensure_topics, partition_counts, tls_context
 
 from .exporter import WorkerCollector, WorkerStats
 from .fastlane import BatchingApp, BatchingConsumer, Span
@@ -475,7 +475,7 @@ class Worker:
 
 def _credentials(s: WorkerSettings) -> Any:
     """Faust's form of the Kafka security settings (``None``: plaintext)."""
-    context = s.ssl_context()
+    context = tls_context(s)
     if s.sasl:
         return faust.SASLCredentials(username=s.broker_sasl_username,
                                      password=s.broker_sasl_password,
@@ -503,7 +503,7 @@ async def create_topics(s: WorkerSettings) -> None:
     ``CALLPULSE_PARTITIONS``, before any client of Faust's asks for them (a broker that creates
     topics on a metadata request would give them its default count); refuse to start when the
     co-partitioned ones do not all have that count, as Faust's tables would not line up."""
-    servers, auth = bootstrap_servers(s.broker_url), s.aiokafka_options()
+    servers, auth = bootstrap_servers(s.broker_url), client_options(s)
     sources = (s.calls_topic, s.agents_topic, s.presence_topic)
     try:
         await ensure_topics(servers, sources, s.partitions, s.replication, **auth)

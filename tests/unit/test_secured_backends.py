@@ -11,6 +11,7 @@ import pytest
 from callpulse.errors import ConfigError
 from callpulse.settings import KafkaAuth, from_env
 from producers.cli import ProducerSettings
+from producers.kafka_sink import client_options
 from streams.app import _credentials
 from streams.settings import WorkerSettings
 
@@ -21,13 +22,13 @@ SASL_SSL = {"CALLPULSE_BROKER_SECURITY_PROTOCOL": "SASL_SSL",
 
 
 def test_plaintext_by_default() -> None:
-    assert KafkaAuth().aiokafka_options() == {"security_protocol": "PLAINTEXT"}
+    assert client_options(KafkaAuth()) == {"security_protocol": "PLAINTEXT"}
     assert _credentials(WorkerSettings.from_env({})) is None
 
 
 def test_sasl_over_tls_reaches_the_simulator_and_the_worker() -> None:
     producer = from_env(ProducerSettings, SASL_SSL)
-    options = producer.aiokafka_options()
+    options = client_options(producer)
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (options["sasl_plain_username"], options["sasl_plain_password"]) == ("callpulse", "s3cret")
@@ -58,7 +59,7 @@ def test_bad_security_settings_fail_at_start(env: dict[str, str], words: str) ->
 def test_an_unreadable_certificate_is_named() -> None:
     auth = KafkaAuth(broker_security_protocol="SSL", broker_ssl_cafile="/nonexistent/ca.pem")
     with pytest.raises(ConfigError, match="Kafka TLS files"):
-        auth.aiokafka_options()
+        client_options(auth)
 
 
 def test_redis_auth_and_tls_come_from_the_url() -> None:
