@@ -33,6 +33,15 @@ def api(port: int, path: str, **params: str) -> Any:
     return body["data"]
 
 
+def ready(port: int) -> bool:
+    """Prometheus opens its port before its storage is up and answers 503 until then."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 def test_prometheus_scrapes_the_worker_and_the_spike_pages(
         stack: Stack, unique: str, logdir: Path) -> None:
     # Levels low enough for a test to see the alert within a minute or two: the rule reads
@@ -64,6 +73,7 @@ scrape_configs:
         stderr=subprocess.STDOUT)
     try:
         embedded.wait_port("127.0.0.1", port, 30, prometheus, "prometheus")
+        wait_until(lambda: ready(port), 60, "prometheus ready")
         wait_until(lambda: api(port, "query", query="callpulse_queue_offered_total")["result"],
                    60, "callpulse series in Prometheus")
         up = api(port, "query", query='up{job="callpulse-worker"}')["result"]
