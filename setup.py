@@ -18,8 +18,8 @@ from setuptools import setup
 # function can give its own clear error.
 COMPILED = [
     f"callpulse/{name}.py"
-    for name in ("agents", "alerts", "calls", "codec", "engine", "live", "queue", "ring",
-                 "tally", "timeframes")
+    for name in ("agents", "alerts", "calls", "codec", "engine", "event_types", "live", "queue",
+                 "ring", "tally", "timeframes")
 ]
 
 ext_modules = []

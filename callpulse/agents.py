@@ -19,12 +19,30 @@ from typing import Any, Final
 import msgspec
 
 from . import events as ev
+from .event_types import (
+    T_AGENT_LOGIN,
+    T_AGENT_LOGOUT,
+    T_AGENT_NOT_READY,
+    T_AGENT_READY,
+    T_ANSWERED,
+    T_ENDED,
+    T_HOLD,
+    T_UNHOLD,
+    T_WRAPUP_ENDED,
+    T_WRAPUP_STARTED,
+)
 from .tally import bump
 from .timeframes import Calendar
 
-LOGGED_OUT, AVAILABLE, RINGING, ON_CALL, ON_HOLD, WRAP_UP, NOT_READY = (
-    "logged_out", "available", "ringing", "on_call", "on_hold", "wrap_up", "not_ready",
-)
+# Constants are Final literals throughout the compiled core: a name bound by unpacking would be
+# looked up in the module's dict on every use.
+LOGGED_OUT: Final = "logged_out"
+AVAILABLE: Final = "available"
+RINGING: Final = "ringing"
+ON_CALL: Final = "on_call"
+ON_HOLD: Final = "on_hold"
+WRAP_UP: Final = "wrap_up"
+NOT_READY: Final = "not_ready"
 IDLE: Final = "idle"
 # Per-queue counts (``agents_*``): on_call includes hold and ringing.
 QUEUE_BUCKET: Final = {
@@ -39,8 +57,17 @@ AGENT_FIELDS: Final = (
     "answered", "handled", "talk_ms", "hold_ms", "wrapup_ms", "login_ms", "not_ready_ms",
     "available_ms", "ring_no_answer", "sales", "wrapups",
 )
-(A_ANSWERED, A_HANDLED, A_TALK, A_HOLD, A_WRAPUP, A_LOGIN, A_NOT_READY, A_AVAILABLE, A_RNA,
- A_SALES, A_WRAPUPS) = range(len(AGENT_FIELDS))
+A_ANSWERED: Final = 0
+A_HANDLED: Final = 1
+A_TALK: Final = 2
+A_HOLD: Final = 3
+A_WRAPUP: Final = 4
+A_LOGIN: Final = 5
+A_NOT_READY: Final = 6
+A_AVAILABLE: Final = 7
+A_RNA: Final = 8
+A_SALES: Final = 9
+A_WRAPUPS: Final = 10
 _TIME_FIELD: Final = {
     AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
     WRAP_UP: A_WRAPUP,
@@ -131,34 +158,34 @@ class AgentStatus:
         # times more, and this runs for every agent event. The ignores below are for mypy,
         # which cannot narrow on `type(e) is`.
         t = type(e)
-        if t is ev.AgentLogin:
+        if t is T_AGENT_LOGIN:
             if not self.logged_in:
                 self.paused, self.reason, self.activity, self.call = False, None, IDLE, None
             self.logged_in = True
             self.queues = tuple(sorted(set(e.queues)))  # type: ignore[union-attr]
             self.name = e.name if e.name is not None else self.name  # type: ignore[union-attr]
             self.team = e.team if e.team is not None else self.team  # type: ignore[union-attr]
-        elif t is ev.AgentLogout:
+        elif t is T_AGENT_LOGOUT:
             self.logged_in, self.paused, self.reason = False, False, None
             self.activity, self.call = IDLE, None
         else:
             # Any other event from an agent shows the agent is working, so logged in.
             self.logged_in = True
-            if t is ev.AgentReady:
+            if t is T_AGENT_READY:
                 self.paused, self.reason = False, None
-            elif t is ev.AgentNotReady:
+            elif t is T_AGENT_NOT_READY:
                 self.paused, self.reason = True, e.reason  # type: ignore[union-attr]
-            elif t is ev.Answered:
+            elif t is T_ANSWERED:
                 self.activity, self.call = ON_CALL, e.call_id  # type: ignore[union-attr]
-            elif t is ev.Hold:
+            elif t is T_HOLD:
                 if self.activity == ON_CALL:
                     self.activity = ON_HOLD
-            elif t is ev.Unhold:
+            elif t is T_UNHOLD:
                 if self.activity == ON_HOLD:
                     self.activity = ON_CALL
-            elif t is ev.WrapupEnded or (t is ev.Ended and self.activity != WRAP_UP):
+            elif t is T_WRAPUP_ENDED or (t is T_ENDED and self.activity != WRAP_UP):
                 self.activity, self.call = IDLE, None
-            elif t is ev.WrapupStarted:
+            elif t is T_WRAPUP_STARTED:
                 self.activity, self.call = WRAP_UP, e.call_id  # type: ignore[union-attr]
         if self.state() != before:
             self.since = e.ts
@@ -267,11 +294,11 @@ class AgentState:
         disposition = e.disposition if field == A_HANDLED else None  # type: ignore[union-attr]
         for tally in self._tallies(clock):
             v = tally.v
-            v[field] += 1
+            v[field] = v[field] + 1  # (not +=: see callpulse.tally.post)
             if disposition is not None:
                 bump(tally.dispositions, disposition, 1)
                 if disposition == "sale":
-                    v[A_SALES] += 1
+                    v[A_SALES] = v[A_SALES] + 1
 
     def _tallies(self, ts: int) -> tuple[AgentTally, ...]:
         """The tallies time or counts at ``ts`` go to: its interval's, and today's unless
@@ -299,9 +326,9 @@ class AgentState:
             span = end - t
             for tally in self._tallies(t):
                 v = tally.v
-                v[A_LOGIN] += span
+                v[A_LOGIN] = v[A_LOGIN] + span
                 if field is not None:
-                    v[field] += span
+                    v[field] = v[field] + span
             t = end
 
     def flush(self, until_ms: int | None = None) -> None:

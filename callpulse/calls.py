@@ -13,59 +13,55 @@ from __future__ import annotations
 from typing import Any, Final, TypeVar
 
 from . import events as ev
+from .event_types import (
+    T_CALLBACK_ATTEMPTED,
+    T_CALLBACK_CANCELLED,
+    T_ENDED,
+    T_FLOWED_OUT,
+    T_HOLD,
+    T_RING_NO_ANSWER,
+    T_RINGING,
+    T_UNHOLD,
+    T_WRAPUP_ENDED,
+    T_WRAPUP_STARTED,
+)
 from .tally import (
-    ABANDONED,
-    ABANDONED_WITHIN,
-    ACW_COUNT,
-    ACW_MS,
-    ANSWERED,
-    ANSWERED_WITHIN,
     CALLBACKS_FAILED,
     CALLBACKS_REACHED,
-    CALLBACKS_REQUESTED,
-    FLOWED_OUT,
-    HANDLED,
-    HOLD_MS,
+    K_ABANDONED,
+    K_ANSWERED,
+    K_CALLBACK,
+    K_FLOWED,
+    K_VOICEMAIL,
     LOST,
-    MAX_WAIT_MS,
     OFFERED,
-    OTHER_WITHIN,
+    P_ACW,
+    P_COUNT,
+    P_HANDLED,
+    P_OUTCOME,
     RING_NO_ANSWER,
-    SALES,
-    SHORT_ABANDONED,
-    TALK_MS,
-    VOICEMAILS,
-    WAIT_ABANDONED_MS,
-    WAIT_ANSWERED_MS,
-    WAIT_OTHER_MS,
+    SHORT,
+    WITHIN_SL,
 )
 
-# Outcome kinds, in the order that breaks a tie between two outcomes at the same ts.
-K_ANSWERED, K_ABANDONED, K_VOICEMAIL, K_CALLBACK, K_FLOWED = 1, 2, 3, 4, 5
 OUTCOME_KIND: Final = {
     ev.Answered: K_ANSWERED, ev.Abandoned: K_ABANDONED, ev.VoicemailLeft: K_VOICEMAIL,
     ev.CallbackRequested: K_CALLBACK, ev.FlowedOut: K_FLOWED,
-}
-_COUNTER_OF: Final = {
-    K_ANSWERED: ANSWERED, K_ABANDONED: ABANDONED, K_VOICEMAIL: VOICEMAILS,
-    K_CALLBACK: CALLBACKS_REQUESTED, K_FLOWED: FLOWED_OUT,
-}
-_WAIT_SUM_OF: Final = {
-    K_ANSWERED: WAIT_ANSWERED_MS, K_ABANDONED: WAIT_ABANDONED_MS, K_VOICEMAIL: WAIT_OTHER_MS,
-    K_CALLBACK: WAIT_OTHER_MS, K_FLOWED: WAIT_OTHER_MS,
-}
-_WITHIN_OF: Final = {
-    K_ANSWERED: ANSWERED_WITHIN, K_ABANDONED: ABANDONED_WITHIN, K_VOICEMAIL: OTHER_WITHIN,
-    K_CALLBACK: OTHER_WITHIN, K_FLOWED: OTHER_WITHIN,
 }
 BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
 WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
 LOST_LINGER_MS: Final = 60 * 60 * 1000
 
-# A contribution: (ts_ms for sliding windows and today, entry_ms for intervals,
-# ((field, value), ...), flow-out reason or None, disposition or None).
-Contribution = tuple[int, int, tuple[tuple[int, int], ...], str | None, str | None]
-G_OFFERED, G_OUTCOME, G_HANDLED, G_ACW, G_CALLBACKS, G_RNA, G_LOST = range(7)
+# A contribution: (ts_ms for sliding windows and today, entry_ms for intervals, then what it
+# adds: code, x, y and label as callpulse.tally.post reads them).
+Contribution = tuple[int, int, int, int, int, str | None]
+G_OFFERED: Final = 0
+G_OUTCOME: Final = 1
+G_HANDLED: Final = 2
+G_ACW: Final = 3
+G_CALLBACKS: Final = 4
+G_RNA: Final = 5
+G_LOST: Final = 6
 ALL_GROUPS: Final = tuple(range(7))
 # The groups an event of each type can change while the call's entry time stays the same
 # (a new entry time changes every group). Every outcome also moves the handled group: talk time
@@ -87,8 +83,6 @@ CHANGES_LIVE: Final = frozenset({
     ev.Ringing, ev.Answered, ev.Abandoned, ev.VoicemailLeft, ev.CallbackRequested, ev.FlowedOut,
     ev.CallbackAttempted, ev.CallbackCancelled,
 })
-
-_OFFERED_ONE: Final = ((OFFERED, 1),)
 
 
 def _secs_ms(seconds: float | None) -> int | None:
@@ -135,40 +129,40 @@ class Call:
         # Exact types (event types are final): isinstance on msgspec Structs costs several
         # times more. The ignores are for mypy, which cannot narrow on `type(e) is`.
         t = type(e)
-        if t is ev.Ringing:
+        if t is T_RINGING:
             ring = self.ring
             self.ring = _earliest(ring, (ts, eid))
             return self.ring is not ring
         kind = OUTCOME_KIND.get(t)
         if kind is not None:
-            reason = e.reason if t is ev.FlowedOut else None  # type: ignore[attr-defined]
+            reason = e.reason if t is T_FLOWED_OUT else None  # type: ignore[attr-defined]
             got = (ts, kind, eid, _secs_ms(e.wait_s), reason)  # type: ignore[attr-defined]
             outcome = self.outcome
             self.outcome = _earliest(outcome, got, 3)
             return self.outcome is not outcome
-        if t is ev.Ended:
+        if t is T_ENDED:
             ended = self.ended
             self.ended = _earliest(ended, (ts, eid, _secs_ms(e.talk_s),  # type: ignore[attr-defined]
                                            e.disposition))  # type: ignore[attr-defined]
             return self.ended is not ended
-        if t is ev.WrapupEnded:
+        if t is T_WRAPUP_ENDED:
             wrap_end = self.wrap_end
             self.wrap_end = _earliest(wrap_end, (ts, eid, _secs_ms(e.acw_s)))  # type: ignore[attr-defined]
             return self.wrap_end is not wrap_end
-        if t is ev.WrapupStarted:
+        if t is T_WRAPUP_STARTED:
             wrap_start = self.wrap_start
             self.wrap_start = _earliest(wrap_start, (ts, eid))
             return self.wrap_start is not wrap_start
-        if t is ev.CallbackCancelled:
+        if t is T_CALLBACK_CANCELLED:
             cancel = self.cancel
             self.cancel = _earliest(cancel, (ts, eid))
             return self.cancel is not cancel
         # Repeatable events, keyed by id: cheap enough to recount.
-        if t is ev.Hold or t is ev.Unhold:
-            self.holds = _put(self.holds, eid, (ts, t is ev.Hold))
-        elif t is ev.CallbackAttempted:
+        if t is T_HOLD or t is T_UNHOLD:
+            self.holds = _put(self.holds, eid, (ts, t is T_HOLD))
+        elif t is T_CALLBACK_ATTEMPTED:
             self.attempts = _put(self.attempts, eid, (ts, e.result == "reached"))  # type: ignore[attr-defined]
-        elif t is ev.RingNoAnswer:
+        elif t is T_RING_NO_ANSWER:
             self.rnas = _put(self.rnas, eid, ts)
         return True
 
@@ -190,8 +184,9 @@ class Call:
         o = self.outcome
         if o is None or o[1] not in BACKLOG_KINDS or self.cancel is not None:
             return None
-        if any(reached for _, reached in self.attempts.values()):
-            return None
+        for _, reached in self.attempts.values():  # (a loop: any() makes a generator)
+            if reached:
+                return None
         return o[0]
 
     def is_open(self) -> bool:
@@ -275,7 +270,7 @@ class Call:
         call's entry time. Grouped so that one event usually changes one group."""
         # Most groups of most calls are empty: say so before any work.
         if group == G_OFFERED:
-            return ((entry, entry, _OFFERED_ONE, None, None),)
+            return ((entry, entry, P_COUNT, OFFERED, 0, None),)
         if group == G_OUTCOME:
             return () if self.outcome is None else self._outcome(
                 entry, sl_threshold_ms, short_abandon_ms)
@@ -285,15 +280,15 @@ class Call:
             return () if self.wrap_end is None else self._acw(entry)
         if group == G_CALLBACKS:
             return () if not self.attempts else tuple(
-                (ts, entry, (((CALLBACKS_REACHED if ok else CALLBACKS_FAILED), 1),), None, None)
+                (ts, entry, P_COUNT, CALLBACKS_REACHED if ok else CALLBACKS_FAILED, 0, None)
                 for ts, ok in sorted(self.attempts.values())
             )
         if group == G_RNA:
-            return () if not self.rnas else tuple((ts, entry, ((RING_NO_ANSWER, 1),), None, None)
-                         for ts in sorted(self.rnas.values()))
+            return () if not self.rnas else tuple((ts, entry, P_COUNT, RING_NO_ANSWER, 0, None)
+                                                  for ts in sorted(self.rnas.values()))
         if self.lost_ts is None or self.outcome is not None:  # an outcome after all: not lost
             return ()
-        return ((self.lost_ts, entry, ((LOST, 1),), None, None),)
+        return ((self.lost_ts, entry, P_COUNT, LOST, 0, None),)
 
     def _outcome(
         self, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
@@ -303,12 +298,12 @@ class Call:
             return ()
         ts, kind, _, wait_src, reason = o
         wait = wait_src if wait_src is not None else max(0, ts - entry)
-        deltas = [(_COUNTER_OF[kind], 1), (_WAIT_SUM_OF[kind], wait), (MAX_WAIT_MS, wait)]
+        flags = kind
         if wait <= sl_threshold_ms:
-            deltas.append((_WITHIN_OF[kind], 1))
+            flags |= WITHIN_SL
         if kind == K_ABANDONED and wait <= short_abandon_ms:
-            deltas.append((SHORT_ABANDONED, 1))
-        return ((ts, entry, tuple(deltas), reason, None),)
+            flags |= SHORT
+        return ((ts, entry, P_OUTCOME, wait, flags, reason),)
 
     def _handled(self, entry: int) -> tuple[Contribution, ...]:
         end, o = self.ended, self.outcome
@@ -322,10 +317,7 @@ class Call:
             talk = max(0, ts - o[0] - hold)
         else:
             return ()  # talk time unknown until the answer arrives
-        deltas = [(HANDLED, 1), (TALK_MS, talk), (HOLD_MS, hold)]
-        if disposition == "sale":
-            deltas.append((SALES, 1))
-        return ((ts, entry, tuple(deltas), None, disposition),)
+        return ((ts, entry, P_HANDLED, talk, hold, disposition),)
 
     def _acw(self, entry: int) -> tuple[Contribution, ...]:
         end = self.wrap_end
@@ -338,7 +330,7 @@ class Call:
             acw = max(0, ts - self.wrap_start[0])
         else:
             return ()
-        return ((ts, entry, ((ACW_COUNT, 1), (ACW_MS, acw)), None, None),)
+        return ((ts, entry, P_ACW, acw, 0, None),)
 
     def to_state(self) -> tuple[object, ...]:
         return (

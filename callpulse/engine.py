@@ -12,6 +12,7 @@ from typing import Final
 from . import events as ev
 from .agents import AgentState
 from .config import Config
+from .event_types import ROUTE
 from .queue import QueueParams, QueueState
 from .timeframes import Calendar
 
@@ -45,7 +46,7 @@ class Engine:
             self.last_ts = ts
         if ts > self.sources.get(e.source, -(1 << 62)):
             self.sources[e.source] = ts
-        route = ev.ROUTE[type(e)]
+        route = ROUTE[type(e)]
         # The ignores are for mypy, which cannot narrow on a type's route.
         if route & ev.TO_QUEUE:
             self.queue(e.tenant, e.queue).apply(e)  # type: ignore[union-attr,arg-type]

@@ -35,6 +35,7 @@ from .alerts import SOURCE_STALE_MS, evaluate, rule_values, stale_sources
 from .codec import agent_from_bytes, agent_to_bytes, queue_from_bytes, queue_to_bytes
 from .config import ALERT_RULES, Config
 from .errors import StateFormatError
+from .event_types import ROUTE
 from .presence import PresenceRecord, decode_presence
 from .queue import QueueParams, QueueState
 from .timeframes import Calendar
@@ -176,7 +177,7 @@ class LiveCore:
                 self._reject(r, decoded, wall_ms, out)
                 continue
             e: Any = decoded  # narrowed by its route below (mypy cannot follow that)
-            route = ev.ROUTE[type(e)]
+            route = ROUTE[type(e)]
             if not route:  # a heartbeat
                 self._seen(e)
                 out.applied += 1

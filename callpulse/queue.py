@@ -8,7 +8,6 @@ live calls, the ring and the intervals kept, never by traffic.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -17,10 +16,11 @@ from . import events as ev
 from .agents import AGENT_STUCK_MS
 from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, Call, Contribution
 from .config import QueueConfig
+from .event_types import T_RINGING
 from .ring import Ring
 from .tally import (
-    MAX_WAIT_MS,
     OFFERED,
+    P_OUTCOME,
     Tally,
     bump,
     frame_keys,
@@ -154,7 +154,7 @@ class QueueState:
         # every group may change, else only the event's own groups. The counters hold the
         # contributions computed here; they are recomputed, not kept on the call, as keeping
         # them cost more than 1 KB a call (about 24 MB in benchmarks/bench_memory.py).
-        groups = ALL_GROUPS if call.ring is None or type(e) is ev.Ringing else GROUPS_OF[type(e)]
+        groups = ALL_GROUPS if call.ring is None or type(e) is T_RINGING else GROUPS_OF[type(e)]
         before = self._contributions(call, groups)
         call.packed = None  # last_ts moves even when no milestone does
         if not call.record(e):
@@ -250,8 +250,10 @@ class QueueState:
         ``groups`` (the only ones the change can touch)."""
         entry = call.entry_ms()
         threshold_ms, short_ms = self.thresholds_ms
-        for g, old in zip(groups, before, strict=True):
-            new = () if entry is None else call.facet(g, entry, threshold_ms, short_ms)
+        # (An index, not zip: compiled, zip is the generic iterator protocol, on every event.)
+        for i in range(len(groups)):
+            old = before[i]
+            new = () if entry is None else call.facet(groups[i], entry, threshold_ms, short_ms)
             if old != new:
                 for c in old:
                     self._add(c, -1)
@@ -261,21 +263,22 @@ class QueueState:
     def _track(self, call_id: str, call: Call) -> None:
         """Update the live values (waiting calls, the callback backlog) from the latest record
         of ``call_id``; records kept from before it are finished."""
+        # (`in` then `del`, not pop(key, None), which compiles to a generic method call.)
         if call.ring is not None and call.is_waiting():
             self.waiting[call_id] = call.ring[0]
-        else:
-            self.waiting.pop(call_id, None)
+        elif call_id in self.waiting:
+            del self.waiting[call_id]
         since = call.backlog_since()
-        if since is None:
-            self.backlog.pop(call_id, None)
-        else:
+        if since is not None:
             self.backlog[call_id] = since
+        elif call_id in self.backlog:
+            del self.backlog[call_id]
 
     def _add(self, c: Contribution, sign: int) -> None:
         """Add (``sign`` 1) or take back (-1) one contribution in the ring, `today` and its
-        interval. A maximum (``MAX_WAIT_MS``) only grows: a retraction cannot lower it."""
-        ts, entry, deltas, reason, disposition = c
-        self.ring.add(ts, deltas, sign)
+        interval (:func:`callpulse.tally.post`)."""
+        ts, entry, code, x, y, label = c
+        self.ring.add(ts, code, x, y, label, sign)
         start, end = self.today_bounds
         if ts >= end:
             self.today_bounds = self.calendar.day(ts)
@@ -283,15 +286,16 @@ class QueueState:
             self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
             start = self.today_bounds[0]
         if ts >= start:
-            wait = _add_tally(self.today, deltas, sign, reason, disposition)
-            if wait is not None:
-                self.today_waits[bisect_left(_WAIT_BOUNDS_MS, wait)] += sign
+            self.today.post(code, x, y, label, sign)
+            if code == P_OUTCOME:
+                waits, i = self.today_waits, _wait_bucket(x)
+                waits[i] = waits[i] + sign
         interval = self.calendar.interval(entry)[0]
         if interval >= self.interval_floor_ms:
             tally = self.intervals.get(interval)
             if tally is None:
                 tally = self.intervals[interval] = Tally()
-            _add_tally(tally, deltas, sign, reason, disposition)
+            tally.post(code, x, y, label, sign)
 
     def _oldest_held_ms(self) -> int:
         return min(self.ring.oldest_ms(), self.today_bounds[0], self.interval_floor_ms)
@@ -312,8 +316,13 @@ class QueueState:
         settled = now_ms - self.params.grace_ms
         max_wait_ms = round(self.cfg.max_wait_s * 1000)
         max_callback_ms = round(self.cfg.max_callback_age_s * 1000)
+        # A call that is not waiting and had an event since ``recent_ms`` cannot be final,
+        # expired or stuck yet (each needs at least that long quiet): most calls a sweep meets.
+        recent_ms = settled - min(self.params.grace_ms, max_callback_ms, AGENT_STUCK_MS)
         changed = False
         for call_id, call in list(self.calls.items()):
+            if call.last_ts >= recent_ms and (call.outcome is not None or call.ring is None):
+                continue
             if call.is_waiting():
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
                 if lost_at >= settled:
@@ -443,23 +452,10 @@ def live_staffing(
     return {"agents_needed": needed, "predicted_wait_s": None if wait is None else round(wait, 2)}
 
 
-def _add_tally(
-    tally: Tally, deltas: tuple[tuple[int, int], ...], sign: int, reason: str | None,
-    disposition: str | None,
-) -> int | None:
-    """Add ``sign`` times a contribution to one tally (a maximum only grows); returns its wait
-    when it is an outcome's."""
-    v = tally.v
-    wait = None
-    for field, delta in deltas:
-        if field == MAX_WAIT_MS:
-            wait = delta
-            if sign > 0 and delta > v[field]:
-                v[field] = delta
-        else:
-            v[field] += sign * delta
-    if reason is not None:
-        bump(tally.flowed_by_reason, reason, sign)
-    if disposition is not None:
-        bump(tally.dispositions, disposition, sign)
-    return wait
+def _wait_bucket(wait_ms: int) -> int:
+    """The histogram bucket of a wait: the first bound at or above it (a count past the last
+    bound for longer waits). A scan of the dozen bounds, compiled, beats calling bisect."""
+    for i in range(len(_WAIT_BOUNDS_MS)):
+        if wait_ms <= _WAIT_BOUNDS_MS[i]:
+            return i
+    return len(_WAIT_BOUNDS_MS)

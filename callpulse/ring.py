@@ -9,10 +9,9 @@ so 1,000 queues with a 60-minute ring of 10-second buckets take about 22 MB.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable
 from typing import Any
 
-from .tally import MAX_WAIT_MS, NF, SUM_FIELDS
+from .tally import MAX_WAIT_MS, NF, SUM_FIELDS, post
 
 # Narrowest type first; a column is widened in place the first time a value does not fit.
 _WIDER = {"H": "I", "I": "q"}
@@ -23,9 +22,14 @@ class Ring:
 
     ``head`` is the newest bucket index seen. Buckets ``head-n+1 .. head`` are held; writing a
     newer bucket clears the ones it passes; a write older than the ring is refused.
+
+    The head bucket itself is a plain list (``head_v``), stored into its column slot when the
+    ring moves on (or is saved): nearly every write goes to the head, and a list element is
+    several times cheaper to update than a compact array's. Its slot in the columns is not read
+    while it is the head.
     """
 
-    __slots__ = ("bucket_ms", "closed", "cols", "head", "n", "used")
+    __slots__ = ("bucket_ms", "closed", "cols", "head", "head_v", "n", "used")
 
     def __init__(self, bucket_ms: int, span_ms: int) -> None:
         if bucket_ms <= 0 or span_ms < bucket_ms:
@@ -40,6 +44,7 @@ class Ring:
         # Whether each slot may hold anything: advancing over an unused one costs nothing
         # (a replay or a catch-up crosses many empty buckets of a quiet queue).
         self.used = bytearray(self.n)
+        self.head_v = [0] * NF
         # For windows ending at the head: the field vector of their buckets before the head's
         # (see _sums), by first bucket. A read then adds only the head bucket's values, so a
         # refresh costs O(fields), not O(fields x buckets) (summing the 60m window's 360
@@ -51,44 +56,53 @@ class Ring:
         """Start of the oldest bucket the ring holds."""
         return (self.head - self.n + 1) * self.bucket_ms
 
-    def add(self, ts_ms: int, deltas: Iterable[tuple[int, int]], sign: int) -> bool:
-        """Add ``sign * delta`` to each field of the bucket holding ``ts_ms`` (``MAX_WAIT_MS``
-        takes the larger value when adding and is left as is when removing). Returns ``False``
-        when ``ts_ms`` is older than the ring."""
+    def add(self, ts_ms: int, code: int, x: int, y: int, label: str | None, sign: int) -> bool:
+        """Add (``sign`` 1) or take back (-1) one contribution (:func:`callpulse.tally.post`)
+        in the bucket holding ``ts_ms``. Returns ``False`` when ``ts_ms`` is older than the
+        ring."""
         b = ts_ms // self.bucket_ms
+        if b == self.head:
+            post(self.head_v, code, x, y, label, sign)
+            return True
         if b > self.head:
             self._advance(b)
-        elif b <= self.head - self.n:
+            post(self.head_v, code, x, y, label, sign)
+            return True
+        if b <= self.head - self.n:
             return False
-        elif b < self.head and self.closed:
+        # An older bucket (a late event, or a retraction): rare, so through a copy.
+        if self.closed:
             self.closed.clear()
         slot = b % self.n
+        v = [col[slot] for col in self.cols]
+        post(v, code, x, y, label, sign)
+        self._store(slot, v)
+        return True
+
+    def _store(self, slot: int, v: list[int]) -> None:
         cols = self.cols
         self.used[slot] = 1
-        for field, delta in deltas:
+        for field in range(NF):
+            value = v[field]
             col = cols[field]
-            if field == MAX_WAIT_MS:
-                if sign < 0 or delta <= col[slot]:
-                    continue
-                value = delta
-            else:
-                value = col[slot] + sign * delta
             try:
                 col[slot] = value
             except OverflowError:  # rare: widen this column for good, then store
                 cols[field] = col = array(_WIDER.get(col.typecode, "q"), col)
                 col[slot] = value
-        return True
 
     def _advance(self, b: int) -> None:
-        n, used = self.n, self.used
-        for bucket in range(max(self.head + 1, b - n + 1), b + 1):
+        n, used, head = self.n, self.used, self.head
+        if head > b - n:  # the old head stays in the ring: its bucket goes to its slot
+            self._store(head % n, self.head_v)
+        for bucket in range(max(head + 1, b - n + 1), b + 1):
             slot = bucket % n  # the slot of bucket - n, which leaves the ring
             if used[slot]:
                 used[slot] = 0
                 for col in self.cols:
                     col[slot] = 0
         self.head = b
+        self.head_v = [0] * NF
         self.closed.clear()
 
     def window(self, now_ms: int, window_ms: int) -> list[int]:
@@ -102,12 +116,14 @@ class Ring:
         closed = self.closed.get(lo)
         if closed is None:
             closed = self.closed[lo] = self._sums(lo, hi - 1)
-        slot = hi % self.n
-        out = [total + col[slot] for total, col in zip(closed, self.cols, strict=True)]
-        out[MAX_WAIT_MS] = max(closed[MAX_WAIT_MS], self.cols[MAX_WAIT_MS][slot])
+        head_v = self.head_v
+        out = [total + h for total, h in zip(closed, head_v, strict=True)]
+        out[MAX_WAIT_MS] = max(closed[MAX_WAIT_MS], head_v[MAX_WAIT_MS])
         return out
 
     def to_state(self) -> tuple[int, list[tuple[str, bytes]]]:
+        if self.head > -(1 << 62):
+            self._store(self.head % self.n, self.head_v)
         return self.head, [(c.typecode, c.tobytes()) for c in self.cols]
 
     def load_state(self, state: Any) -> None:
@@ -124,6 +140,8 @@ class Ring:
             raise ValueError("ring has the wrong number of fields")
         self.cols = loaded
         self.used = bytearray(b"\x01") * self.n  # not stored: any slot may hold something
+        slot = self.head % self.n
+        self.head_v = [col[slot] for col in loaded]
         self.closed = {}
 
     def _sums(self, lo: int, hi: int) -> list[int]:

@@ -18,14 +18,93 @@ FIELDS: Final = (
     "acw_count", "wait_answered_ms", "wait_abandoned_ms", "wait_other_ms", "talk_ms", "hold_ms",
     "acw_ms", "max_wait_ms",
 )
-(
-    OFFERED, ANSWERED, ANSWERED_WITHIN, ABANDONED, ABANDONED_WITHIN, SHORT_ABANDONED, FLOWED_OUT,
-    VOICEMAILS, CALLBACKS_REQUESTED, OTHER_WITHIN, CALLBACKS_REACHED, CALLBACKS_FAILED, HANDLED,
-    RING_NO_ANSWER, LOST, SALES, ACW_COUNT, WAIT_ANSWERED_MS, WAIT_ABANDONED_MS, WAIT_OTHER_MS,
-    TALK_MS, HOLD_MS, ACW_MS, MAX_WAIT_MS,
-) = range(len(FIELDS))
+# Each field's index. Final literals: compiled, they are constants in the code, where a name
+# bound by unpacking would be looked up in the module's dict on every use.
+OFFERED: Final = 0
+ANSWERED: Final = 1
+ANSWERED_WITHIN: Final = 2
+ABANDONED: Final = 3
+ABANDONED_WITHIN: Final = 4
+SHORT_ABANDONED: Final = 5
+FLOWED_OUT: Final = 6
+VOICEMAILS: Final = 7
+CALLBACKS_REQUESTED: Final = 8
+OTHER_WITHIN: Final = 9
+CALLBACKS_REACHED: Final = 10
+CALLBACKS_FAILED: Final = 11
+HANDLED: Final = 12
+RING_NO_ANSWER: Final = 13
+LOST: Final = 14
+SALES: Final = 15
+ACW_COUNT: Final = 16
+WAIT_ANSWERED_MS: Final = 17
+WAIT_ABANDONED_MS: Final = 18
+WAIT_OTHER_MS: Final = 19
+TALK_MS: Final = 20
+HOLD_MS: Final = 21
+ACW_MS: Final = 22
+MAX_WAIT_MS: Final = 23
 NF: Final = len(FIELDS)
 SUM_FIELDS: Final = frozenset(range(WAIT_ANSWERED_MS, MAX_WAIT_MS + 1))
+
+# A contribution of one call to a frame (built by callpulse.calls, added by :func:`post`): what
+# it adds is named by a code and two integers, so adding it is a few list updates, with no
+# per-field loop and nothing allocated. P_COUNT adds one to the field ``x``; P_OUTCOME adds an
+# outcome of kind ``y & KIND_MASK`` (K_*) that waited ``x`` ms, within the service-level
+# threshold when ``y & WITHIN_SL`` and a short abandon when ``y & SHORT``; P_HANDLED adds a
+# handled call that talked ``x`` ms and held ``y`` ms; P_ACW adds ``x`` ms of after-call work.
+P_COUNT: Final = 0
+P_OUTCOME: Final = 1
+P_HANDLED: Final = 2
+P_ACW: Final = 3
+# Outcome kinds, in the order that breaks a tie between two outcomes at the same ts.
+K_ANSWERED: Final = 1
+K_ABANDONED: Final = 2
+K_VOICEMAIL: Final = 3
+K_CALLBACK: Final = 4
+K_FLOWED: Final = 5
+KIND_MASK: Final = 7
+WITHIN_SL: Final = 8
+SHORT: Final = 16
+# Indexed by outcome kind (index 0 unused).
+_COUNTER_OF: Final = (OFFERED, ANSWERED, ABANDONED, VOICEMAILS, CALLBACKS_REQUESTED, FLOWED_OUT)
+_WAIT_SUM_OF: Final = (
+    WAIT_OTHER_MS, WAIT_ANSWERED_MS, WAIT_ABANDONED_MS, WAIT_OTHER_MS, WAIT_OTHER_MS,
+    WAIT_OTHER_MS,
+)
+_WITHIN_OF: Final = (
+    OTHER_WITHIN, ANSWERED_WITHIN, ABANDONED_WITHIN, OTHER_WITHIN, OTHER_WITHIN, OTHER_WITHIN,
+)
+
+
+def post(v: list[int], code: int, x: int, y: int, label: str | None, sign: int) -> None:
+    """Add (``sign`` 1) or take back (-1) one contribution (see :data:`P_COUNT`) in the vector
+    ``v``. ``MAX_WAIT_MS`` is a maximum: it only grows, a retraction cannot lower it."""
+    # ``v[i] = v[i] + n``, not ``v[i] += n``: compiled, the first adds machine integers, the
+    # second goes through the generic number protocol.
+    if code == P_COUNT:
+        v[x] = v[x] + sign
+    elif code == P_OUTCOME:
+        kind = y & KIND_MASK
+        counter, wait_sum, within = _COUNTER_OF[kind], _WAIT_SUM_OF[kind], _WITHIN_OF[kind]
+        v[counter] = v[counter] + sign
+        v[wait_sum] = v[wait_sum] + sign * x
+        if sign > 0 and x > v[MAX_WAIT_MS]:
+            v[MAX_WAIT_MS] = x
+        if y & WITHIN_SL:
+            v[within] = v[within] + sign
+        if y & SHORT:
+            v[SHORT_ABANDONED] = v[SHORT_ABANDONED] + sign
+    elif code == P_HANDLED:
+        v[HANDLED] = v[HANDLED] + sign
+        v[TALK_MS] = v[TALK_MS] + sign * x
+        v[HOLD_MS] = v[HOLD_MS] + sign * y
+        if label == "sale":
+            v[SALES] = v[SALES] + sign
+    else:
+        v[ACW_COUNT] = v[ACW_COUNT] + sign
+        v[ACW_MS] = v[ACW_MS] + sign * x
+
 
 # Service-level formulas: spec/METRICS.md, "Service-level formulas".
 SL_FORMULAS: Final = (
@@ -61,10 +140,17 @@ class Tally:
         v, o = self.v, other.v
         longest = max(v[MAX_WAIT_MS], o[MAX_WAIT_MS])
         for i in range(NF):
-            v[i] += o[i]
+            v[i] = v[i] + o[i]
         v[MAX_WAIT_MS] = longest
         _merge(self.flowed_by_reason, other.flowed_by_reason)
         _merge(self.dispositions, other.dispositions)
+
+    def post(self, code: int, x: int, y: int, label: str | None, sign: int) -> None:
+        """:func:`post` into the counters, and the label into its breakdown: an outcome's is
+        its flow-out reason, a handled call's its disposition."""
+        post(self.v, code, x, y, label, sign)
+        if label is not None:
+            bump(self.flowed_by_reason if code == P_OUTCOME else self.dispositions, label, sign)
 
     def to_state(self) -> tuple[list[int], dict[str, int], dict[str, int]]:
         return self.v, self.flowed_by_reason, self.dispositions
