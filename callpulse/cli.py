@@ -12,15 +12,16 @@ from typing import Any
 
 from . import erlang
 from .config import Config, load_config
-from .engine import Engine
-from .errors import CallpulseError, ConfigError
+from .errors import CallpulseError
 from .events import datetime_to_ms
 from .gc_tuning import tune_gc
-from .inputs import FORMATS, detect_format, read_events
+from .inputs import FORMATS, detect_format
 from .queue import QueueParams
-from .report import build_report, render_table
+from .replay import Plan, default_jobs
+from .replay import run as run_replay
+from .report import render_table
 from .tally import SL_FORMULAS
-from .timeframes import INTERVALS_MS, parse_day_start, parse_interval, zone
+from .timeframes import INTERVALS_MS, parse_interval, zone
 
 
 def _iso_ms(text: str) -> int:
@@ -31,6 +32,12 @@ def _iso_ms(text: str) -> int:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"give an offset (e.g. {text}+00:00): {text!r}")
     return datetime_to_ms(value)
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
 
 
 def parser() -> tuple[argparse.ArgumentParser, Any]:
@@ -59,6 +66,8 @@ def register(sub: Any) -> None:
     r.add_argument("--from", dest="from_", type=_iso_ms, metavar="ISO")
     r.add_argument("--until", type=_iso_ms, metavar="ISO")
     r.add_argument("--json", action="store_true", help="the JSON report of docs/metrics.md")
+    r.add_argument("--jobs", type=_positive_int, metavar="N",
+                   help="processes to fold on (default: one per CPU for files over 8 MB)")
     r.set_defaults(run=_run_replay)
 
     e = sub.add_parser("erlang", help="Erlang C staffing for one interval")
@@ -84,25 +93,13 @@ def replay(args: argparse.Namespace) -> dict[str, Any]:
         ) if value is not None
     }
     config = config.with_overrides(**overrides)
-    d = config.defaults
-    zone(d.timezone)
-    interval_ms = parse_interval(args.interval)
-    params = QueueParams(interval_ms=interval_ms, grace_ms=round(args.grace_s * 1000))
-    engine = Engine(config, params, agent_timezone=d.timezone,
-                    agent_day_start_min=parse_day_start(d.day_start))
-    fmt = args.format or detect_format(args.path)
-    engine.apply_all(read_events(args.path, fmt, engine.rejected))
-    first = engine.first_ts if engine.first_ts is not None else 0
-    last = engine.last_ts if engine.last_ts is not None else first
-    from_ms = args.from_ if args.from_ is not None else first
-    until_ms = args.until if args.until is not None else last + 1
-    if until_ms <= from_ms:
-        raise ConfigError("--until must be after --from")
-    engine.finish(until_ms)
-    return build_report(
-        engine, from_ms=from_ms, until_ms=until_ms, interval_s=interval_ms // 1000,
-        timezone=d.timezone, sl_formula=d.sl_formula, sl_threshold_s=d.sl_threshold_s,
-    )
+    zone(config.defaults.timezone)
+    params = QueueParams(interval_ms=parse_interval(args.interval),
+                         grace_ms=round(args.grace_s * 1000))
+    plan = Plan(path=args.path, fmt=args.format or detect_format(args.path), config=config,
+                params=params, from_ms=args.from_, until_ms=args.until)
+    jobs = args.jobs if args.jobs is not None else default_jobs(args.path)
+    return run_replay(plan, jobs)
 
 
 def _run_replay(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Implements ``spec/EVENTS.md``. Decoding and validation are one msgspec pass (a t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Final, Literal, get_args
 
@@ -57,6 +58,8 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
 
     def __post_init__(self) -> None:
         ts: object = self.ts
+        if type(ts) is int and 0 <= ts < MAX_TS_MS:  # nearly every event: checked first
+            return
         if isinstance(ts, datetime):
             if ts.tzinfo is None:
                 raise ValueError("bad_ts: RFC 3339 time without an offset")
@@ -232,6 +235,25 @@ def decode_event(data: bytes | str, *, now_ms: int | None = None) -> AnyEvent | 
     if now_ms is not None and event.ts > now_ms + MAX_FUTURE_MS:
         return Rejected(FUTURE_TS, f"ts {event.ts} is more than 24 h after {now_ms}")
     return event
+
+
+def decode_lines(lines: Iterable[bytes], rejected: dict[str, int]) -> Iterator[AnyEvent]:
+    """The events of JSON Lines, as :func:`decode_event` takes them one by one; blank lines are
+    skipped and each bad line is counted in ``rejected`` under its reason. Faster than calling
+    :func:`decode_event` per line (replay reads millions): a good line is decoded straight away,
+    and only a bad one goes through the checks that name its reason."""
+    decode = _DECODER.decode
+    for line in lines:
+        if len(line) <= MAX_MESSAGE_BYTES:
+            try:
+                yield decode(line)
+                continue
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+        if not line.isspace():
+            got = decode_event(line)
+            assert isinstance(got, Rejected)  # only a bad line gets here
+            rejected[got.reason] = rejected.get(got.reason, 0) + 1
 
 
 def encode_event(event: AnyEvent) -> bytes:

@@ -42,15 +42,7 @@ def read_events(
     """The events of a file; bad lines are counted in ``rejected`` by reason, never fatal."""
     with _open(path) as f:
         if fmt == "jsonl":
-            decode = ev.decode_event
-            for raw in f:
-                if not raw.strip():
-                    continue
-                got = decode(raw)
-                if isinstance(got, ev.Rejected):
-                    rejected[got.reason] = rejected.get(got.reason, 0) + 1
-                else:
-                    yield got
+            yield from ev.decode_lines(f, rejected)
         else:
             parser = QueueLogParser()
             for n, raw in enumerate(f, 1):

@@ -78,11 +78,13 @@ class Calendar:
     """Day and interval boundaries of one zone, with the current day cached.
 
     Most events fall in the day already computed, so the common case is two comparisons; a DST
-    day (offset differs at its two ends) falls back to a zone lookup per call.
+    day (offset differs at its two ends) falls back to a zone lookup per call. The day and the
+    interval computed before the last are kept too: readers alternate between two (a late call's
+    entry and the present; the janitor's horizon a day back and today).
     """
 
-    __slots__ = ("_day", "_day_offset_ms", "_interval", "day_start_min", "interval_ms", "timezone",
-                 "tz")
+    __slots__ = ("_day", "_day_offset_ms", "_interval", "_other_day", "_other_interval",
+                 "day_start_min", "interval_ms", "timezone", "tz")
 
     def __init__(self, timezone: str, day_start_min: int, interval_ms: int) -> None:
         self.timezone = timezone
@@ -91,13 +93,20 @@ class Calendar:
         self.interval_ms = interval_ms
         self._day = (0, 0)
         self._day_offset_ms: int | None = None
+        self._other_day: tuple[tuple[int, int], int | None] = ((0, 0), None)  # with its offset
         self._interval = (0, 0)  # the last interval computed, [start, end)
+        self._other_interval = (0, 0)
 
     def day(self, ts_ms: int) -> tuple[int, int]:
         """``[start, end)`` of the business day holding ``ts_ms``."""
         start, end = self._day
         if start <= ts_ms < end:
             return self._day
+        other, other_offset = self._other_day
+        self._other_day = (self._day, self._day_offset_ms)
+        if other[0] <= ts_ms < other[1]:
+            self._day, self._day_offset_ms = other, other_offset
+            return other
         self._day = day_bounds_ms(ts_ms, self.tz, self.day_start_min)
         start, end = self._day
         first, last = offset_ms(start, self.tz), offset_ms(end - 1, self.tz)
@@ -115,6 +124,11 @@ class Calendar:
         bounds = self._interval
         if bounds[0] <= ts_ms < bounds[1]:
             return bounds
+        other = self._other_interval
+        self._other_interval = bounds
+        if other[0] <= ts_ms < other[1]:
+            self._interval = other
+            return other
         start = self._interval_start(ts_ms)
         self._interval = bounds = (start, self.next_interval(start))
         return bounds

@@ -356,3 +356,21 @@ def test_review_absurd_durations_are_bad_value() -> None:
            b'"wait_s":1e17}')
     got = decode_event(raw)
     assert isinstance(got, Rejected) and got.reason == "bad_value"
+
+
+def test_decode_lines_yields_the_good_and_counts_the_bad_by_reason() -> None:
+    good = {"v": 1, "type": "ringing", "id": "r1", "ts": 1_000, "source": "s", "call_id": "c1",
+            "queue": "q"}
+    later = {**good, "id": "r2", "ts": "1970-01-01T00:00:02Z"}
+    lines = [
+        json.dumps(good).encode(), b"\n", b"   \t\n", b"not json\n",
+        json.dumps({**good, "ts": True}).encode(), json.dumps({**good, "type": "nope"}).encode(),
+        b'{"pad": "' + b"x" * ev.MAX_MESSAGE_BYTES + b'"}', json.dumps(later).encode() + b"\n",
+    ]
+    rejected: dict[str, int] = {}
+    events = list(ev.decode_lines(lines, rejected))
+    assert [(e.id, e.ts) for e in events] == [("r1", 1_000), ("r2", 2_000)]
+    assert rejected == {"not_json": 1, "bad_ts": 1, "unknown_type": 1, "too_large": 1}
+    # The same reasons as one by one.
+    for line in lines[3:7]:
+        assert isinstance(decode_event(line), Rejected)
