@@ -119,6 +119,15 @@ class AgentTally:
         }
 
 
+def _count(tally: AgentTally, field: int, n: int, other: int, other_n: int) -> None:
+    """Add ``n`` to ``field``, and ``other_n`` to ``other`` unless it is -1."""
+    # (v[i] = v[i] + n, not +=: see callpulse.tally.post.)
+    v = tally.v
+    v[field] = v[field] + n
+    if other >= 0:
+        v[other] = v[other] + other_n
+
+
 class AgentStatus:
     """The agent's present: login, queues, pause, call activity, and since when."""
 
@@ -292,27 +301,34 @@ class AgentState:
         if field is None:
             return
         disposition = e.disposition if field == A_HANDLED else None  # type: ignore[union-attr]
-        for tally in self._tallies(clock):
-            v = tally.v
-            v[field] = v[field] + 1  # (not +=: see callpulse.tally.post)
+        sale = A_SALES if disposition == "sale" else -1
+        interval = self._interval_tally(clock)
+        _count(interval, field, 1, sale, 1)
+        if disposition is not None:
+            bump(interval.dispositions, disposition, 1)
+        today = self._today_tally(clock)
+        if today is not None:
+            _count(today, field, 1, sale, 1)
             if disposition is not None:
-                bump(tally.dispositions, disposition, 1)
-                if disposition == "sale":
-                    v[A_SALES] = v[A_SALES] + 1
+                bump(today.dispositions, disposition, 1)
 
-    def _tallies(self, ts: int) -> tuple[AgentTally, ...]:
-        """The tallies time or counts at ``ts`` go to: its interval's, and today's unless
-        ``ts`` is before today (a late event)."""
+    def _interval_tally(self, ts: int) -> AgentTally:
+        """The tally of the interval holding ``ts``."""
+        interval = self.calendar.interval(ts)[0]
+        tally = self.intervals.get(interval)
+        if tally is None:
+            tally = self.intervals[interval] = AgentTally()
+        return tally
+
+    def _today_tally(self, ts: int) -> AgentTally | None:
+        """Today's tally (a new day's from ``ts`` on), or ``None`` for a ``ts`` before today
+        (a late event)."""
         start, end = self.today_bounds
         if ts >= end:
             self.today_bounds = self.calendar.day(ts)
             self.today = AgentTally()
             start = self.today_bounds[0]
-        interval = self.calendar.interval(ts)[0]
-        tally = self.intervals.get(interval)
-        if tally is None:
-            tally = self.intervals[interval] = AgentTally()
-        return (self.today, tally) if ts >= start else (tally,)
+        return self.today if ts >= start else None
 
     def _account(self, until_ms: int) -> None:
         """Add the time since the clock to the current state, split at interval borders."""
@@ -320,15 +336,16 @@ class AgentState:
         self.clock_ms = until_ms
         if t is None or not self.status.logged_in:
             return
-        field = _TIME_FIELD.get(self.status.state())
+        field = _TIME_FIELD.get(self.status.state(), -1)
         while t < until_ms:
-            end = min(until_ms, self.calendar.interval(t)[1])
+            end = self.calendar.interval(t)[1]
+            if end > until_ms:
+                end = until_ms
             span = end - t
-            for tally in self._tallies(t):
-                v = tally.v
-                v[A_LOGIN] = v[A_LOGIN] + span
-                if field is not None:
-                    v[field] = v[field] + span
+            _count(self._interval_tally(t), A_LOGIN, span, field, span)
+            today = self._today_tally(t)
+            if today is not None:
+                _count(today, A_LOGIN, span, field, span)
             t = end
 
     def flush(self, until_ms: int | None = None) -> None:

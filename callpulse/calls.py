@@ -251,6 +251,8 @@ class Call:
 
     def hold_ms(self, until_ms: int) -> int:
         """Time on hold: holds paired with the next unhold, an open hold runs to ``until_ms``."""
+        if not self.holds:
+            return 0
         total, since = 0, None
         for ts, is_hold in sorted(self.holds.values()):
             if is_hold and since is None:

@@ -18,6 +18,7 @@ from .queue import QueueParams, QueueState
 from .timeframes import Calendar
 
 SWEEP_EVERY_MS: Final = 60_000
+_NO_TS: Final = 1 << 62
 
 
 def shard_of(tenant: str, key: str, shards: int) -> int:
@@ -46,8 +47,9 @@ class Engine:
         self.agents: dict[tuple[str, str], AgentState] = {}
         self.sources: dict[str, int] = {}  # source -> newest event ts
         self.rejected: dict[str, int] = {}
-        self.first_ts: int | None = None
-        self.last_ts: int | None = None
+        # The span of the events' times (see first_ts); machine integers until read.
+        self._first_ms = _NO_TS
+        self._last_ms = -_NO_TS
         self._agent_calendar = (agent_timezone, agent_day_start_min)
         self._next_sweep_ms = -(1 << 62)
         self.shard = shard
@@ -58,10 +60,10 @@ class Engine:
     def apply(self, e: ev.AnyEvent) -> None:
         """Fold one event into its queue and/or agent state."""
         ts = e.ts
-        if self.first_ts is None or ts < self.first_ts:
-            self.first_ts = ts
-        if self.last_ts is None or ts > self.last_ts:
-            self.last_ts = ts
+        if ts < self._first_ms:
+            self._first_ms = ts
+        if ts > self._last_ms:
+            self._last_ms = ts
         source = e.source
         if ts > self.sources.get(source, -(1 << 62)):
             self.sources[source] = ts
@@ -83,6 +85,16 @@ class Engine:
                 a.apply(e)
         if ts >= self._next_sweep_ms:
             self.sweep(ts)
+
+    @property
+    def first_ts(self) -> int | None:
+        """The earliest event time folded; ``None`` before any event."""
+        return None if self._first_ms == _NO_TS else self._first_ms
+
+    @property
+    def last_ts(self) -> int | None:
+        """The latest event time folded; ``None`` before any event."""
+        return None if self._last_ms == -_NO_TS else self._last_ms
 
     def apply_all(self, events: Iterable[ev.AnyEvent]) -> None:
         for e in events:

@@ -254,7 +254,9 @@ class QueueState:
         for i in range(len(groups)):
             old = before[i]
             new = () if entry is None else call.facet(groups[i], entry, threshold_ms, short_ms)
-            if old != new:
+            # (Most groups are empty before and after, and () is one object: the identity test
+            # spares the generic comparison.)
+            if old is not new and old != new:
                 for c in old:
                     self._add(c, -1)
                 for c in new:
@@ -298,7 +300,12 @@ class QueueState:
             tally.post(code, x, y, label, sign)
 
     def _oldest_held_ms(self) -> int:
-        return min(self.ring.oldest_ms(), self.today_bounds[0], self.interval_floor_ms)
+        # (Comparisons, not min(): compiled, min of three is a generic call.)
+        oldest = self.ring.oldest_ms()
+        today = self.today_bounds[0]
+        if today < oldest:
+            oldest = today
+        return self.interval_floor_ms if self.interval_floor_ms < oldest else oldest
 
     # -- the janitor ------------------------------------------------------------------------
 
