@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -15,7 +15,10 @@ FORMATS: Final = ("jsonl", "queue-log")
 
 def detect_format(path: Path) -> str:
     """``jsonl`` when the first non-blank line starts with ``{``, ``queue-log`` when it looks like
-    ``epoch|callid|queue|agent|EVENT``; :class:`InputError` otherwise."""
+    ``epoch|callid|queue|agent|EVENT``; :class:`InputError` otherwise, and for a pipe (looking
+    would consume what the replay must read)."""
+    if path.exists() and not path.is_file():
+        raise InputError(f"{path} is not a regular file: give --format jsonl or queue-log")
     with _open(path) as f:
         for raw in f:
             line = raw.strip()
@@ -37,15 +40,29 @@ def _open(path: Path) -> BinaryIO:
 
 
 def read_events(
-    path: Path, fmt: str, rejected: dict[str, int],
+    path: Path, fmt: str, rejected: dict[str, int], size_bytes: int | None = None,
 ) -> Iterator[ev.AnyEvent]:
-    """The events of a file; bad lines are counted in ``rejected`` by reason, never fatal."""
+    """The events of a file (of its first ``size_bytes`` only, when given); bad lines are
+    counted in ``rejected`` by reason, never fatal."""
     with _open(path) as f:
+        lines: Iterable[bytes] = f if size_bytes is None else _first_bytes(f, size_bytes)
         if fmt == "jsonl":
-            yield from ev.decode_lines(f, rejected)
+            yield from ev.decode_lines(lines, rejected)
         else:
             parser = QueueLogParser()
-            for n, raw in enumerate(f, 1):
+            for n, raw in enumerate(lines, 1):
                 yield from parser.feed(raw.decode("utf-8", "replace"), n)
             for reason, count in parser.ignored.items():
                 rejected[f"queue_log_{reason}"] = rejected.get(f"queue_log_{reason}", 0) + count
+
+
+def _first_bytes(lines: Iterable[bytes], size_bytes: int) -> Iterator[bytes]:
+    """The lines within the first ``size_bytes`` (the last one cut there, as it was then)."""
+    left = size_bytes
+    for line in lines:
+        if len(line) >= left:
+            if left:
+                yield line[:left]
+            return
+        left -= len(line)
+        yield line

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ class Plan:
     params: QueueParams
     from_ms: int | None
     until_ms: int | None
+    size_bytes: int | None = None  # read no further (set when several processes read it)
 
     def engine(self, shard: tuple[int, int]) -> Engine:
         d = self.config.defaults
@@ -54,18 +56,43 @@ def default_jobs(path: Path) -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 1 + size // MIN_BYTES_PER_EXTRA_JOB))
 
 
-def run(plan: Plan, jobs: int) -> dict[str, Any]:
-    """Fold ``plan`` on ``jobs`` processes (this one included) and return the report."""
-    others = [_start(plan, (index, jobs)) for index in range(1, jobs)]
+def regular_size(path: Path) -> int | None:
+    """The size of a regular file, or ``None`` for anything else (a pipe, a terminal)."""
     try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+
+def run(plan: Plan, jobs: int) -> dict[str, Any]:
+    """Fold ``plan`` on ``jobs`` processes (this one included) and return the report.
+
+    Several processes need a regular file (each reads it whole) and read only the bytes it had
+    when the replay began, so a file still being written gives them all the same events. A pipe
+    can be read once: it is folded on one process, whatever ``jobs`` says."""
+    size = regular_size(plan.path) if jobs > 1 else None
+    if size is None:
+        jobs = 1
+    else:
+        plan = replace(plan, size_bytes=size)
+    others: list[tuple[Connection, Any]] = []
+    try:
+        for index in range(1, jobs):
+            others.append(_start(plan, (index, jobs)))
         engine, from_ms, until_ms = _fold(plan, (0, jobs))
-        for conn, _ in others:
+        for conn, process in others:
             try:
                 result = conn.recv()
             except EOFError:
-                raise CallpulseError("a replay job stopped without its result (its error is "
-                                     "above)") from None
+                process.join()
+                raise CallpulseError(f"a replay job stopped without its result (exit status "
+                                     f"{process.exitcode})") from None
             _adopt(engine, plan, result)
+    except BaseException:
+        for _, process in others:  # an error or Ctrl-C here: the others' work is not wanted
+            process.terminate()
+        raise
     finally:
         for conn, process in others:
             conn.close()
@@ -80,7 +107,7 @@ def run(plan: Plan, jobs: int) -> dict[str, Any]:
 def _fold(plan: Plan, shard: tuple[int, int]) -> tuple[Engine, int, int]:
     """Fold the file into one shard's engine, finished at the end of the report's range."""
     engine = plan.engine(shard)
-    engine.apply_all(read_events(plan.path, plan.fmt, engine.rejected))
+    engine.apply_all(read_events(plan.path, plan.fmt, engine.rejected, plan.size_bytes))
     first = engine.first_ts if engine.first_ts is not None else 0
     last = engine.last_ts if engine.last_ts is not None else first
     from_ms = plan.from_ms if plan.from_ms is not None else first
@@ -111,6 +138,8 @@ def _job(plan: Plan, shard: tuple[int, int], conn: Connection) -> None:
             [(t, n, agent_to_bytes(a)) for (t, n), a in engine.agents.items()],
         ))
     except CallpulseError as exc:
+        # The same error stops this process's own fold, which reports it; this one only
+        # has to say it has no result.
         conn.send((str(exc), [], []))
     finally:
         conn.close()

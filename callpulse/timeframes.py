@@ -130,7 +130,16 @@ class Calendar:
             self._interval = other
             return other
         start = self._interval_start(ts_ms)
-        self._interval = bounds = (start, self.next_interval(start))
+        end = self.next_interval(start)
+        if not start <= ts_ms < end:
+            # A clock change by part of an interval (Lord Howe moves by 30 min): the interval
+            # aligned to the local clock is not the one holding ``ts_ms``. Walk the day's
+            # intervals, as a report does, to the one that holds it.
+            start = self.day(ts_ms)[0]
+            end = self.next_interval(start)
+            while end <= ts_ms:
+                start, end = end, self.next_interval(end)
+        self._interval = bounds = (start, end)
         return bounds
 
     def _interval_start(self, ts_ms: int) -> int:

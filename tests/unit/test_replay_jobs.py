@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from callpulse.cli import main
 from callpulse.config import Config
 from callpulse.engine import Engine, shard_of
 from callpulse.events import decode_event
+from callpulse.inputs import read_events
 from callpulse.queue import QueueParams
 from producers.simulator import SimSettings, simulate
 
@@ -65,3 +68,47 @@ def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str], day:
     with pytest.raises(SystemExit):
         main(["replay", str(day), "--jobs", "0"])
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_an_error_stops_every_job_and_is_one_line(
+        capsys: pytest.CaptureFixture[str], day: Path) -> None:
+    code = main(["replay", str(day), "--jobs", "2", "--from", "2025-11-24T12:00:00+00:00",
+                 "--until", "2025-11-24T11:00:00+00:00"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == "callpulse: error: --until must be after --from\n"
+
+
+def test_a_pipe_is_folded_once_whatever_the_jobs(
+        capsys: pytest.CaptureFixture[str], day: Path, tmp_path: Path) -> None:
+    """A pipe can be read once: with --jobs 3 it is not split between processes."""
+    one = _report(capsys, day, 1)
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(day.read_bytes()))
+    writer.start()
+    code = main(["replay", str(fifo), "--format", "jsonl", "--json", "--interval", "15m",
+                 "--jobs", "3"])
+    writer.join()
+    assert code == 0 and json.loads(capsys.readouterr().out) == one
+
+
+def test_every_job_reads_the_bytes_the_file_had_at_the_start(tmp_path: Path) -> None:
+    """A file still being written: each process stops where the file ended when the replay
+    began (a line cut there counts as a bad line, in every process alike)."""
+    lines = [json.dumps({"v": 1, "type": "ringing", "id": f"r{i}", "ts": 1_000 + i,
+                         "source": "s", "call_id": f"c{i}", "queue": "q"}).encode() + b"\n"
+             for i in range(3)]
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(b"".join(lines))
+    rejected: dict[str, int] = {}
+    got = list(read_events(path, "jsonl", rejected, len(lines[0]) + len(lines[1]) + 5))
+    assert [e.id for e in got] == ["r0", "r1"] and rejected == {"not_json": 1}
+    assert [e.id for e in read_events(path, "jsonl", {}, len(lines[0]))] == ["r0"]
+
+
+def test_the_format_of_a_pipe_must_be_given(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)  # nobody writes: looking at it would block, then lose what it read
+    assert main(["replay", str(fifo)]) == 2
+    assert "give --format" in capsys.readouterr().err

@@ -276,3 +276,20 @@ def test_unknown_zone() -> None:
         zone("Mars/Olympus")
     with pytest.raises(ConfigError):
         Calendar("Not/AZone", 0, Q)
+
+
+@pytest.mark.parametrize("timezone", ["Australia/Lord_Howe", "Europe/Berlin", "America/New_York"])
+@pytest.mark.parametrize("interval_ms", [900_000, 1_800_000, 3_600_000])
+def test_every_interval_holds_its_time_across_clock_changes(timezone: str, interval_ms: int) -> None:
+    """Lord Howe moves its clocks by half an hour: an hour aligned to the local clock then does
+    not start where the last one ended, and the interval found for a time must still hold it
+    (else agent time accounting, which walks interval by interval, never ends)."""
+    for day in ("2025-04-06", "2025-10-05", "2025-03-30", "2025-10-26", "2025-03-09",
+                "2025-11-02"):
+        cal = Calendar(timezone, 0, interval_ms)
+        start_ms = ms(f"{day}T00:00:00+00:00") - 86_400_000
+        for ts in range(start_ms, start_ms + 3 * 86_400_000, 7 * 60_000 + 13):
+            lo, hi = cal.interval(ts)
+            assert lo <= ts < hi, (timezone, ts, lo, hi)
+            assert cal.next_interval(lo) == hi
+            assert lo in starts(cal, ts)  # one of the intervals a report walks
