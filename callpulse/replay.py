@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .codec import agent_from_bytes, agent_to_bytes, queue_from_bytes, queue_to_bytes
 from .config import Config
@@ -26,7 +26,7 @@ from .report import build_report
 
 # Below this size a file folds in about a second on one process; more jobs would mostly add
 # the start of the others.
-MIN_BYTES_PER_EXTRA_JOB = 8 * 1024 * 1024
+MIN_BYTES_PER_EXTRA_JOB: Final = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,10 @@ class Plan:
 
 
 def default_jobs(path: Path) -> int:
-    """One job per CPU this process may use, for a file big enough to be worth it."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return 1  # reading it will say what is wrong
+    """One job per CPU this process may use, for a regular file big enough to be worth it."""
+    size = regular_size(path)
+    if size is None:
+        return 1  # a pipe; or reading it will say what is wrong
     return max(1, min(len(os.sched_getaffinity(0)), 1 + size // MIN_BYTES_PER_EXTRA_JOB))
 
 
