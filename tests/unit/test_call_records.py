@@ -145,3 +145,22 @@ def test_an_earlier_outcome_replacing_an_answer_takes_its_talk_time_away() -> No
     # (max_wait_s keeps the answer's longer wait: a maximum cannot be taken back, docs §11)
     assert {**got, "max_wait_s": None} == {**want, "max_wait_s": None}
     assert (got["handled"], got["flowed_out"], got["answered"]) == (0, 1, 0)
+
+
+def test_the_trend_lists_every_interval_of_today_up_to_now() -> None:
+    """The wallboard's chart: one column entry per interval of today up to now, the empty ones
+    with no calls and no metrics, the others as the interval report has them."""
+    q = _queue([ringing("c1", T0), answered("c1", T0 + 10 * S),
+                ringing("c2", T0 + 3_600 * S), abandoned("c2", T0 + 3_640 * S)])
+    now = T0 + 2 * 3_600 * S
+    got = q.trend(now)
+    rows = q.report_intervals(q.today_bounds[0], now + 1)
+    assert got["start_ms"] == [start for start, _ in rows]
+    assert got["offered"] == [t.v[OFFERED] for _, t in rows]
+    assert sum(got["offered"]) == 2 and got["offered"].count(1) == 2
+    filled = [i for i, n in enumerate(got["offered"]) if n]
+    assert got["asa_s"][filled[0]] == 10.0 and got["asa_s"][filled[1]] is None
+    assert all(got["service_level_ratio"][i] is None
+               for i, n in enumerate(got["offered"]) if not n)
+    assert q.trend(q.today_bounds[1]) == {"start_ms": [], "offered": [], "asa_s": [],
+                                          "service_level_ratio": []}  # another day
