@@ -429,36 +429,28 @@ class QueueState:
         """Today's intervals up to ``now_ms`` as columns, for the wallboard's chart: their
         starts, ``offered``, ``asa_s`` and ``service_level_ratio`` (``None`` when empty)."""
         start, end = self.today_bounds
-        starts: list[int] = []
+        starts = self.calendar.starts(start, now_ms + 1) if start <= now_ms < end else []
         offered: list[int] = []
         asa: list[float | None] = []
         sl: list[float | None] = []
-        if start <= now_ms < end:
+        for at in starts:
             # Every view of a queue carries this, and most of the day's intervals of most
             # queues are empty: those are filled in without building a tally for each.
-            at = self.calendar.interval_start(start)
-            while at <= now_ms:
-                tally = self.intervals.get(at)
-                starts.append(at)
-                if tally is None:
-                    offered.append(0)
-                    asa.append(None)
-                    sl.append(None)
-                else:
-                    offered.append(tally.v[OFFERED])
-                    asa.append(metric_asa_s(tally.v))
-                    sl.append(service_level(tally.v, self.cfg.sl_formula))
-                at = self.calendar.next_interval(at)
+            tally = self.intervals.get(at)
+            if tally is None:
+                offered.append(0)
+                asa.append(None)
+                sl.append(None)
+            else:
+                offered.append(tally.v[OFFERED])
+                asa.append(metric_asa_s(tally.v))
+                sl.append(service_level(tally.v, self.cfg.sl_formula))
         return {"start_ms": starts, "offered": offered, "asa_s": asa, "service_level_ratio": sl}
 
     def report_intervals(self, from_ms: int, until_ms: int) -> list[tuple[int, Tally]]:
         """The interval tallies in ``[from_ms, until_ms)``, with empty intervals filled in."""
-        out = []
-        start = self.calendar.interval_start(from_ms)
-        while start < until_ms:
-            out.append((start, self.intervals.get(start) or Tally()))
-            start = self.calendar.next_interval(start)
-        return out
+        return [(start, self.intervals.get(start) or Tally())
+                for start in self.calendar.starts(from_ms, until_ms)]
 
 
 def live_staffing(

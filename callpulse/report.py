@@ -34,12 +34,10 @@ def build_report(
     for (tenant, name), a in sorted(engine.agents.items()):
         total_a = AgentTally()
         rows = []
-        start = a.calendar.interval_start(from_ms)
-        while start < until_ms:
+        for start in a.calendar.starts(from_ms, until_ms):
             tally = a.intervals.get(start) or AgentTally()
             total_a.add(tally)
             rows.append(_span(a.calendar, start) | tally.report_keys())
-            start = a.calendar.next_interval(start)
         key = name if tenant == "default" else f"{tenant}/{name}"
         agents[key] = {"total": total_a.report_keys(), "intervals": rows}
     return {

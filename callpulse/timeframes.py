@@ -164,6 +164,16 @@ class Calendar:
             candidate = start_ms + self.interval_ms
         return min(candidate, day_end)
 
+    def starts(self, from_ms: int, until_ms: int) -> list[int]:
+        """The starts of the intervals from the one holding ``from_ms`` to the last starting
+        before ``until_ms``: the rows of a report, or of a day's chart."""
+        out = []
+        start = self.interval_start(from_ms)
+        while start < until_ms:
+            out.append(start)
+            start = self.next_interval(start)
+        return out
+
     def iso(self, ts_ms: int) -> str:
         """RFC 3339 text of ``ts_ms`` in this zone."""
         return datetime.fromtimestamp(ts_ms / 1000, self.tz).isoformat()
