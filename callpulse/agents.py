@@ -31,7 +31,7 @@ from .event_types import (
     T_WRAPUP_ENDED,
     T_WRAPUP_STARTED,
 )
-from .tally import bump
+from .tally import bump, counts, zeros
 from .timeframes import Calendar
 
 # Constants are Final literals throughout the compiled core: a name bound by unpacking would be
@@ -86,18 +86,19 @@ class AgentTally:
     __slots__ = ("dispositions", "v")
 
     def __init__(self) -> None:
-        self.v = [0] * len(AGENT_FIELDS)
+        self.v = zeros(len(AGENT_FIELDS))
         self.dispositions: dict[str, int] = {}
 
     def add(self, other: AgentTally) -> None:
-        for i, n in enumerate(other.v):
-            self.v[i] += n
+        v, o = self.v, other.v
+        for i in range(len(o)):
+            v[i] = v[i] + o[i]
         for key, n in other.dispositions.items():
             bump(self.dispositions, key, n)
 
     def report_keys(self) -> dict[str, object]:
         """``spec/METRICS.md`` "Report format", agent keys (plus the today metrics)."""
-        v = self.v
+        v = [int(n) for n in self.v]  # Python ints: the ratios below are true divisions
         busy = v[A_TALK] + v[A_HOLD] + v[A_WRAPUP]
         handled = v[A_HANDLED]
         return {
@@ -121,7 +122,7 @@ class AgentTally:
 
 def _count(tally: AgentTally, field: int, n: int, other: int, other_n: int) -> None:
     """Add ``n`` to ``field``, and ``other_n`` to ``other`` unless it is -1."""
-    # (v[i] = v[i] + n, not +=: see callpulse.tally.post.)
+    # (v[i] = v[i] + n, not +=: see callpulse.tally.post; a native vector, see Counts.)
     v = tally.v
     v[field] = v[field] + n
     if other >= 0:
@@ -409,8 +410,8 @@ class AgentState:
              s.since),
             self.clock_ms, self.last_event_ms, self.max_ts,
             [msgspec.msgpack.encode(e) for _, _, e in self.pending], self.recent,
-            (self.today.v, self.today.dispositions), self.today_bounds,
-            {k: (t.v, t.dispositions) for k, t in self.intervals.items()}, self.janitor,
+            (list(self.today.v), self.today.dispositions), self.today_bounds,
+            {k: (list(t.v), t.dispositions) for k, t in self.intervals.items()}, self.janitor,
         )
 
     def load_state(self, state: Any) -> None:
@@ -434,7 +435,7 @@ class AgentState:
 def _tally(state: Any) -> AgentTally:
     tally = AgentTally()
     v, dispositions = state
-    tally.v = list(v)
+    tally.v = counts(v)
     tally.dispositions = dict(dispositions)
     return tally
 

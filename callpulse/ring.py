@@ -11,7 +11,7 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
-from .tally import MAX_WAIT_MS, NF, SUM_FIELDS, post
+from .tally import MAX_WAIT_MS, NF, SUM_FIELDS, Counts, counts, post, zeros
 
 # Narrowest type first; a column is widened in place the first time a value does not fit.
 _WIDER = {"H": "I", "I": "q"}
@@ -23,9 +23,9 @@ class Ring:
     ``head`` is the newest bucket index seen. Buckets ``head-n+1 .. head`` are held; writing a
     newer bucket clears the ones it passes; a write older than the ring is refused.
 
-    The head bucket itself is a plain list (``head_v``), stored into its column slot when the
-    ring moves on (or is saved): nearly every write goes to the head, and a list element is
-    several times cheaper to update than a compact array's. Its slot in the columns is not read
+    The head bucket itself is a native vector (``head_v``), stored into its column slot when
+    the ring moves on (or is saved): nearly every write goes to the head, and a native vector's
+    element is many times cheaper to update than a compact array's. Its slot in the columns is not read
     while it is the head.
     """
 
@@ -44,13 +44,13 @@ class Ring:
         # Whether each slot may hold anything: advancing over an unused one costs nothing
         # (a replay or a catch-up crosses many empty buckets of a quiet queue).
         self.used = bytearray(self.n)
-        self.head_v = [0] * NF
+        self.head_v = zeros(NF)
         # For windows ending at the head: the field vector of their buckets before the head's
         # (see _sums), by first bucket. A read then adds only the head bucket's values, so a
         # refresh costs O(fields), not O(fields x buckets) (summing the 60m window's 360
         # buckets was a third of a queue's snapshot). Nearly every write goes to the head
         # bucket; one to an older bucket, or a new head, clears them. Derived, never stored.
-        self.closed: dict[int, list[int]] = {}
+        self.closed: dict[int, Counts] = {}
 
     def oldest_ms(self) -> int:
         """Start of the oldest bucket the ring holds."""
@@ -74,12 +74,12 @@ class Ring:
         if self.closed:
             self.closed.clear()
         slot = b % self.n
-        v = [col[slot] for col in self.cols]
+        v = counts([col[slot] for col in self.cols])
         post(v, code, x, y, label, sign)
         self._store(slot, v)
         return True
 
-    def _store(self, slot: int, v: list[int]) -> None:
+    def _store(self, slot: int, v: Counts) -> None:
         cols = self.cols
         self.used[slot] = 1
         for field in range(NF):
@@ -102,10 +102,10 @@ class Ring:
                 for col in self.cols:
                     col[slot] = 0
         self.head = b
-        self.head_v = [0] * NF
+        self.head_v = zeros(NF)
         self.closed.clear()
 
-    def window(self, now_ms: int, window_ms: int) -> list[int]:
+    def window(self, now_ms: int, window_ms: int) -> Counts:
         """The field vector summed over the window ``(now - window_ms, now]``, bucket-aligned
         (the window is the ``window_ms // bucket_ms`` buckets ending with now's)."""
         nb = now_ms // self.bucket_ms
@@ -117,7 +117,9 @@ class Ring:
         if closed is None:
             closed = self.closed[lo] = self._sums(lo, hi - 1)
         head_v = self.head_v
-        out = [total + h for total, h in zip(closed, head_v, strict=True)]
+        out = zeros(NF)
+        for i in range(NF):
+            out[i] = closed[i] + head_v[i]
         out[MAX_WAIT_MS] = max(closed[MAX_WAIT_MS], head_v[MAX_WAIT_MS])
         return out
 
@@ -141,14 +143,14 @@ class Ring:
         self.cols = loaded
         self.used = bytearray(b"\x01") * self.n  # not stored: any slot may hold something
         slot = self.head % self.n
-        self.head_v = [col[slot] for col in loaded]
+        self.head_v = counts([col[slot] for col in loaded])
         self.closed = {}
 
-    def _sums(self, lo: int, hi: int) -> list[int]:
+    def _sums(self, lo: int, hi: int) -> Counts:
         """Each field summed over buckets ``lo..hi`` the ring holds (MAX_WAIT_MS: their
         maximum); zeros when there are none."""
         lo = max(lo, self.head - self.n + 1)
-        out = [0] * NF
+        out = zeros(NF)
         if lo > hi:
             return out
         spans = _slot_spans(lo % self.n, hi % self.n, self.n)

@@ -7,8 +7,11 @@ of such a vector and the queue's thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Iterable, Mapping
+from typing import Any, Final, TypeAlias
+
+from librt.vecs import vec
+from mypy_extensions import i64
 
 # The vector's fields, in order. Sums are milliseconds; MAX_WAIT_MS is a maximum, not a sum.
 FIELDS: Final = (
@@ -45,6 +48,21 @@ HOLD_MS: Final = 21
 ACW_MS: Final = 22
 MAX_WAIT_MS: Final = 23
 NF: Final = len(FIELDS)
+# A frame's vector: machine integers (``vec[i64]``, mypyc's native vector). Compiled, adding to
+# one is a machine add; a ``list[int]`` boxed a new Python int at each add above 256, which was
+# the largest single cost of the fold (about 47 boxings an event, ``benchmarks/bench_engine.py``).
+# Milliseconds summed over centuries still fit in 63 bits.
+Counts: TypeAlias = "vec[i64]"  # (quoted: compiled, ``vec[i64]`` is not a runtime value)
+
+
+def counts(values: Iterable[int]) -> Counts:
+    """A vector holding ``values`` (a state read back, or a test's figures)."""
+    return vec[i64](values)
+
+
+def zeros(n: int) -> Counts:
+    """A vector of ``n`` zeros."""
+    return vec[i64]([0] * n)
 SUM_FIELDS: Final = frozenset(range(WAIT_ANSWERED_MS, MAX_WAIT_MS + 1))
 
 # A contribution of one call to a frame (built by callpulse.calls, added by :func:`post`): what
@@ -77,7 +95,7 @@ _WITHIN_OF: Final = (
 )
 
 
-def post(v: list[int], code: int, x: int, y: int, label: str | None, sign: int) -> None:
+def post(v: Counts, code: int, x: int, y: int, label: str | None, sign: int) -> None:
     """Add (``sign`` 1) or take back (-1) one contribution (see :data:`P_COUNT`) in the vector
     ``v``. ``MAX_WAIT_MS`` is a maximum: it only grows, a retraction cannot lower it."""
     # ``v[i] = v[i] + n``, not ``v[i] += n``: compiled, the first adds machine integers, the
@@ -131,7 +149,7 @@ class Tally:
     __slots__ = ("dispositions", "flowed_by_reason", "v")
 
     def __init__(self) -> None:
-        self.v: list[int] = [0] * NF
+        self.v = zeros(NF)
         self.flowed_by_reason: dict[str, int] = {}
         self.dispositions: dict[str, int] = {}
 
@@ -153,13 +171,13 @@ class Tally:
             bump(self.flowed_by_reason if code == P_OUTCOME else self.dispositions, label, sign)
 
     def to_state(self) -> tuple[list[int], dict[str, int], dict[str, int]]:
-        return self.v, self.flowed_by_reason, self.dispositions
+        return list(self.v), self.flowed_by_reason, self.dispositions
 
     @classmethod
     def from_state(cls, state: Any) -> Tally:
         tally = cls()
         v, reasons, dispositions = state
-        tally.v = list(v)
+        tally.v = counts(v)
         tally.flowed_by_reason = dict(reasons)
         tally.dispositions = dict(dispositions)
         return tally
@@ -187,7 +205,7 @@ def _mean_s(total_ms: int, n: int) -> float | None:
     return None if n <= 0 else round(total_ms / n / 1000, 3)
 
 
-def service_level(v: Sequence[int], formula: str) -> float | None:
+def service_level(v: Counts, formula: str) -> float | None:
     """The queue's service level by the named formula; ``None`` on an empty denominator."""
     a, a_in = v[ANSWERED], v[ANSWERED_WITHIN]
     ab, ab_in, ab_short = v[ABANDONED], v[ABANDONED_WITHIN], v[SHORT_ABANDONED]
@@ -207,12 +225,12 @@ def service_level(v: Sequence[int], formula: str) -> float | None:
     raise ValueError(f"unknown service-level formula {formula!r}")
 
 
-def asa_s(v: Sequence[int]) -> float | None:
+def asa_s(v: Counts) -> float | None:
     """Mean wait of answered calls (average speed of answer); ``None`` when none was."""
     return _mean_s(v[WAIT_ANSWERED_MS], v[ANSWERED])
 
 
-def metrics(v: Sequence[int], formula: str, frame_ms: int | None = None) -> dict[str, float | None]:
+def metrics(v: Counts, formula: str, frame_ms: int | None = None) -> dict[str, float | None]:
     """Every derived metric of ``spec/METRICS.md`` ("Per queue") over one frame's vector.
 
     ``frame_ms`` is the frame's length, for ``arrival_per_min``; ``None`` leaves it out.
@@ -239,7 +257,7 @@ def metrics(v: Sequence[int], formula: str, frame_ms: int | None = None) -> dict
     return out
 
 
-def frame_keys(v: Sequence[int], formula: str, frame_ms: int | None) -> dict[str, object]:
+def frame_keys(v: Counts, formula: str, frame_ms: int | None) -> dict[str, object]:
     """A frame's counters by name and its metrics."""
     out: dict[str, object] = {name: v[i] for name, i in _COUNTER_INDEX}
     out.update(metrics(v, formula, frame_ms))

@@ -29,7 +29,13 @@ from prometheus_client.utils import floatToGoString
 
 from callpulse.live import LiveCore
 from callpulse.queue import WAIT_BUCKETS_S
-from callpulse.tally import COUNTERS, WAIT_ABANDONED_MS, WAIT_ANSWERED_MS, WAIT_OTHER_MS
+from callpulse.tally import (
+    COUNTERS,
+    WAIT_ABANDONED_MS,
+    WAIT_ANSWERED_MS,
+    WAIT_OTHER_MS,
+    Counts,
+)
 
 _Q = ["tenant", "queue"]
 _WINDOWED = (("service_level_ratio", "service_level_ratio"), ("abandon_ratio", "abandon_ratio"),
@@ -211,7 +217,7 @@ def sl_bucket_le(threshold_s: float) -> str:
     return "+Inf"
 
 
-def _histogram(per_bucket: list[int], v: list[int] | None) -> tuple[list[tuple[str, float]], float]:
+def _histogram(per_bucket: list[int], v: Counts | None) -> tuple[list[tuple[str, float]], float]:
     """Cumulative ``le`` buckets and the sum in seconds; all zero outside today."""
     buckets: list[tuple[str, float]] = []
     running = 0

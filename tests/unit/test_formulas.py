@@ -37,8 +37,11 @@ from callpulse.tally import (
     WAIT_ABANDONED_MS,
     WAIT_ANSWERED_MS,
     WAIT_OTHER_MS,
+    Counts,
+    counts,
     metrics,
     service_level,
+    zeros,
 )
 
 # 2024-01-15T09:00:00Z, the start of a UTC quarter-hour (and 9 h after the UTC day start).
@@ -111,11 +114,11 @@ def queue(cfg: QueueConfig | None = None, events: list[ev.CallEvent] | None = No
     return q
 
 
-def vec(**fields: int) -> list[int]:
+def vec(**fields: int) -> Counts:
     v = [0] * NF
     for name, value in fields.items():
         v[globals()[name.upper()]] = value
-    return v
+    return counts(v)
 
 
 # -- the one hand-computed interval ----------------------------------------------------------
@@ -164,7 +167,7 @@ def interval_events() -> list[ev.CallEvent]:
     return out
 
 
-def interval_vector() -> list[int]:
+def interval_vector() -> Counts:
     return vec(
         offered=11, answered=4, answered_within=2, abandoned=4, abandoned_within=3,
         short_abandoned=2, flowed_out=1, voicemails=1, callbacks_requested=1, other_within=2,
@@ -301,11 +304,11 @@ def test_other_exits_within_is_wait_le_t(wait_ms: int, within: int) -> None:
 
 @pytest.mark.parametrize("formula", sorted(SL_EXPECTED))
 def test_everything_is_none_on_an_empty_vector(formula: str) -> None:
-    got = metrics([0] * NF, formula, 900_000)
+    got = metrics(zeros(NF), formula, 900_000)
     assert got.pop("arrival_per_min") == 0.0
     assert got == dict.fromkeys(got, None)
     assert len(got) == 11
-    assert service_level([0] * NF, formula) is None
+    assert service_level(zeros(NF), formula) is None
 
 
 def test_empty_queue_frames_are_none() -> None:

@@ -133,4 +133,4 @@ def test_intervals_sum_to_the_day(events: list[ev.AnyEvent]) -> None:
         for tally in q.intervals.values():
             for i, n in enumerate(tally.v):
                 total[i] = max(total[i], n) if i == MAX_WAIT_MS else total[i] + n
-        assert total == q.today.v
+        assert total == list(q.today.v)
