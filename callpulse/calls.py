@@ -48,9 +48,12 @@ OUTCOME_KIND: Final = {
     ev.Answered: K_ANSWERED, ev.Abandoned: K_ABANDONED, ev.VoicemailLeft: K_VOICEMAIL,
     ev.CallbackRequested: K_CALLBACK, ev.FlowedOut: K_FLOWED,
 }
-BACKLOG_KINDS: Final = (K_VOICEMAIL, K_CALLBACK)
+BACKLOG_KINDS: Final[tuple[int, ...]] = (K_VOICEMAIL, K_CALLBACK)  # (see tally._COUNTER_OF)
 WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
 LOST_LINGER_MS: Final = 60 * 60 * 1000
+# Call.entry_ms while the entry time is unknown: a machine integer, where ``None`` would make
+# every call box the time into a Python int (far below any event's time).
+NO_ENTRY: Final = -(1 << 60)
 
 # A contribution: (ts_ms for sliding windows and today, entry_ms for intervals, then what it
 # adds: code, x, y and label as callpulse.tally.post reads them).
@@ -166,15 +169,15 @@ class Call:
             self.rnas = _put(self.rnas, eid, ts)
         return True
 
-    def entry_ms(self) -> int | None:
+    def entry_ms(self) -> int:
         """When the call entered the queue: its ``ringing``, else its outcome minus the source's
-        wait; ``None`` while neither is known."""
+        wait; :data:`NO_ENTRY` while neither is known."""
         if self.ring is not None:
             return self.ring[0]
         o = self.outcome
         if o is not None and o[3] is not None:
             return o[0] - o[3]
-        return None
+        return NO_ENTRY
 
     def is_waiting(self) -> bool:
         return self.ring is not None and self.outcome is None and self.lost_ts is None

@@ -14,7 +14,7 @@ from typing import Any, Final
 from . import erlang
 from . import events as ev
 from .agents import AGENT_STUCK_MS
-from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, Call, Contribution
+from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, NO_ENTRY, Call, Contribution
 from .config import QueueConfig
 from .event_types import T_RINGING
 from .ring import Ring
@@ -68,6 +68,9 @@ class QueueState:
         "janitor",
         "last_offset",
         "max_ts",
+        "open_end",
+        "open_start",
+        "open_tally",
         "params",
         "queue",
         "ring",
@@ -93,6 +96,9 @@ class QueueState:
         self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
         self.intervals: dict[int, Tally] = {}
         self.interval_floor_ms = -(1 << 62)
+        # The interval last counted into, [open_start, open_end), and its tally: most calls
+        # entered in it, which spares the calendar and the dict.
+        self.open_start, self.open_end, self.open_tally = 0, 0, Tally()
         self.calls: dict[str, Call] = {}  # call_id -> its latest record
         # call_id -> its finished records before the latest, oldest first, held while a late
         # event could join them to the next (see apply); almost always empty.
@@ -238,7 +244,7 @@ class QueueState:
         """The call's contributions in ``groups`` (none while its entry time is unknown),
         computed from its record."""
         entry = call.entry_ms()
-        if entry is None:
+        if entry == NO_ENTRY:
             return [()] * len(groups)
         threshold_ms, short_ms = self.thresholds_ms
         return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
@@ -253,7 +259,7 @@ class QueueState:
         # (An index, not zip: compiled, zip is the generic iterator protocol, on every event.)
         for i in range(len(groups)):
             old = before[i]
-            new = () if entry is None else call.facet(groups[i], entry, threshold_ms, short_ms)
+            new = () if entry == NO_ENTRY else call.facet(groups[i], entry, threshold_ms, short_ms)
             # (Most groups are empty before and after, and () is one object: the identity test
             # spares the generic comparison.)
             if old is not new and old != new:
@@ -292,12 +298,16 @@ class QueueState:
             if code == P_OUTCOME:
                 waits, i = self.today_waits, _wait_bucket(x)
                 waits[i] = waits[i] + sign
-        interval = self.calendar.interval(entry)[0]
-        if interval >= self.interval_floor_ms:
-            tally = self.intervals.get(interval)
+        if self.open_start <= entry < self.open_end:
+            self.open_tally.post(code, x, y, label, sign)
+            return
+        start, end = self.calendar.interval(entry)
+        if start >= self.interval_floor_ms:
+            tally = self.intervals.get(start)
             if tally is None:
-                tally = self.intervals[interval] = Tally()
+                tally = self.intervals[start] = Tally()
             tally.post(code, x, y, label, sign)
+            self.open_start, self.open_end, self.open_tally = start, end, tally
 
     def _oldest_held_ms(self) -> int:
         # (Comparisons, not min(): compiled, min of three is a generic call.)
@@ -375,6 +385,7 @@ class QueueState:
             self.interval_floor_ms = floor
             for start in [s for s in self.intervals if s < floor]:
                 del self.intervals[start]
+                self.open_start, self.open_end = 0, 0  # (it may have been this one)
         return changed
 
     def _final(self, call: Call, settled_ms: int) -> bool:
@@ -386,7 +397,7 @@ class QueueState:
     def _drop(self, call: Call) -> None:
         """Let go of a final record (its counts stay); one whose entry never became known is
         counted as ``unmatched``."""
-        if call.entry_ms() is None:
+        if call.entry_ms() == NO_ENTRY:
             bump(self.janitor, "unmatched", 1)
 
     # -- reading ----------------------------------------------------------------------------
