@@ -31,7 +31,7 @@ from .event_types import (
     T_WRAPUP_ENDED,
     T_WRAPUP_STARTED,
 )
-from .tally import bump, counts, zeros
+from .tally import bump, counts, rounded, zeros
 from .timeframes import Calendar
 
 # Constants are Final literals throughout the compiled core: a name bound by unpacking would be
@@ -112,10 +112,10 @@ class AgentTally:
             "available_s": v[A_AVAILABLE] / 1000,
             "ring_no_answer": v[A_RNA],
             "occupancy_ratio": None if busy + v[A_AVAILABLE] == 0
-            else round(busy / (busy + v[A_AVAILABLE]), 6),
-            "aht_s": None if handled == 0 else round(busy / handled / 1000, 3),
-            "avg_acw_s": None if v[A_WRAPUPS] == 0 else round(v[A_WRAPUP] / v[A_WRAPUPS] / 1000, 3),
-            "conversion_ratio": None if handled == 0 else round(v[A_SALES] / handled, 6),
+            else rounded(busy / (busy + v[A_AVAILABLE]), 6),
+            "aht_s": None if handled == 0 else rounded(busy / handled / 1000, 3),
+            "avg_acw_s": None if v[A_WRAPUPS] == 0 else rounded(v[A_WRAPUP] / v[A_WRAPUPS] / 1000, 3),
+            "conversion_ratio": None if handled == 0 else rounded(v[A_SALES] / handled, 6),
             "dispositions": dict(sorted(self.dispositions.items())),
         }
 

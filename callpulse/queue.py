@@ -24,6 +24,7 @@ from .tally import (
     Tally,
     bump,
     frame_keys,
+    rounded,
     service_level,
 )
 from .tally import asa_s as metric_asa_s
@@ -475,7 +476,7 @@ def live_staffing(
     traffic = erlang.traffic_erlangs(per_min, 60.0, aht_s)
     needed = erlang.agents_needed(traffic, aht_s, cfg.sl_threshold_s, cfg.sl_goal_ratio)
     wait = erlang.asa_s(logged_in, traffic, aht_s) if logged_in else None
-    return {"agents_needed": needed, "predicted_wait_s": None if wait is None else round(wait, 2)}
+    return {"agents_needed": needed, "predicted_wait_s": None if wait is None else rounded(wait, 2)}
 
 
 def _wait_bucket(wait_ms: int) -> int:

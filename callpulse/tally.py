@@ -199,11 +199,39 @@ def bump(counts: dict[str, int], key: str, delta: int) -> None:
 
 
 def _ratio(num: int, den: int) -> float | None:
-    return None if den <= 0 else round(num / den, 6)
+    return None if den <= 0 else rounded(num / den, 6)
 
 
 def _mean_s(total_ms: int, n: int) -> float | None:
-    return None if n <= 0 else round(total_ms / n / 1000, 3)
+    return None if n <= 0 else rounded(total_ms / n / 1000, 3)
+
+
+_SCALES: Final[tuple[float, ...]] = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
+
+
+def rounded(x: float, digits: int) -> float:
+    """Exactly ``round(x, digits)`` for ``digits`` from 0 to 6, at a fraction of its cost.
+
+    ``round`` with digits converts through a correctly rounded decimal string: about half a
+    microsecond, a dozen times per frame and twice per interval of the day's trend, on every
+    view. Here ``x * 10**digits`` is off the exact product by at most 1.2e-7 below 1e9, so when
+    its fraction is further than 1e-6 from one half, the nearest integer ``n`` is the decimal
+    ``round`` picks, and ``n / 10**digits`` (one correctly rounded division) is the double
+    nearest that decimal, which is what ``round`` returns. Ties, negatives and large values
+    take ``round`` itself.
+    """
+    if x == 0.0:
+        return x  # (either zero, its sign kept, as round keeps it)
+    scale = _SCALES[digits]
+    r = x * scale
+    if 0.0 < r < 1e9:
+        n = int(r)
+        frac = r - n
+        if frac > 0.500001:
+            return (n + 1) / scale
+        if frac < 0.499999:
+            return n / scale
+    return round(x, digits)
 
 
 def service_level(v: Counts, formula: str) -> float | None:
@@ -246,7 +274,7 @@ def metrics(v: Counts, formula: str, frame_ms: int | None = None) -> dict[str, f
         "asa_s": asa_s(v),
         "avg_abandon_wait_s": _mean_s(v[WAIT_ABANDONED_MS], ab),
         "avg_wait_s": _mean_s(v[WAIT_ANSWERED_MS] + v[WAIT_ABANDONED_MS] + v[WAIT_OTHER_MS], left),
-        "max_wait_s": None if left == 0 else round(v[MAX_WAIT_MS] / 1000, 3),
+        "max_wait_s": None if left == 0 else rounded(v[MAX_WAIT_MS] / 1000, 3),
         "avg_talk_s": _mean_s(v[TALK_MS], handled),
         "avg_hold_s": _mean_s(v[HOLD_MS], handled),
         "avg_acw_s": _mean_s(v[ACW_MS], v[ACW_COUNT]),
@@ -254,7 +282,7 @@ def metrics(v: Counts, formula: str, frame_ms: int | None = None) -> dict[str, f
         "conversion_ratio": _ratio(v[SALES], handled),
     }
     if frame_ms is not None:
-        out["arrival_per_min"] = round(v[OFFERED] * 60_000 / frame_ms, 4)
+        out["arrival_per_min"] = rounded(v[OFFERED] * 60_000 / frame_ms, 4)
     return out
 
 

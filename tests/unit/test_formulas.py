@@ -7,6 +7,8 @@ import itertools
 from typing import Any
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from callpulse import events as ev
 from callpulse.config import QueueConfig
@@ -40,6 +42,7 @@ from callpulse.tally import (
     Counts,
     counts,
     metrics,
+    rounded,
     service_level,
     zeros,
 )
@@ -574,3 +577,19 @@ def test_review_outcome_after_lost_replaces_the_loss() -> None:
                          queue="q", wait_s=14580))
     v = q.intervals[T0].v
     assert (v[OFFERED], v[LOST], v[ABANDONED]) == (1, 0, 1)
+
+
+@given(num=st.integers(0, 10**7), den=st.integers(1, 10**7), scale=st.sampled_from([1, 1000]),
+       digits=st.integers(0, 6))
+@example(num=1, den=8, scale=1, digits=2)  # 0.125: an exact tie, rounded half to even
+@example(num=5, den=2, scale=1, digits=0)
+def test_rounded_is_round_on_ratios_and_means(num: int, den: int, scale: int, digits: int) -> None:
+    """The metrics' rounding equals round() on what they round: ratios and means in seconds."""
+    x = num / den / scale
+    assert rounded(x, digits) == round(x, digits)
+    assert str(rounded(x, digits)) == str(round(x, digits))
+
+
+@given(x=st.floats(allow_nan=False, allow_infinity=False), digits=st.integers(0, 6))
+def test_rounded_is_round_on_any_float(x: float, digits: int) -> None:
+    assert str(rounded(x, digits)) == str(round(x, digits))
