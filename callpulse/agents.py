@@ -27,6 +27,7 @@ from .event_types import (
     T_ANSWERED,
     T_ENDED,
     T_HOLD,
+    T_RING_NO_ANSWER,
     T_UNHOLD,
     T_WRAPUP_ENDED,
     T_WRAPUP_STARTED,
@@ -72,12 +73,19 @@ _TIME_FIELD: Final = {
     AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
     WRAP_UP: A_WRAPUP,
 }
-# What an event applied to the agent counts (an ended call also counts its disposition).
-_COUNT_FIELD: Final[dict[type, int]] = {
-    ev.Answered: A_ANSWERED, ev.Ended: A_HANDLED, ev.RingNoAnswer: A_RNA,
-    ev.WrapupEnded: A_WRAPUPS,
-}
 _EVENT_CODEC: Final = msgspec.msgpack.Decoder(ev.AnyEvent)
+
+
+def _count_field(t: type) -> int:
+    """The field an event applied to the agent counts (an ended call also counts its
+    disposition), -1 for none (identity tests, as in :func:`callpulse.calls._outcome_kind`)."""
+    if t is T_ANSWERED:
+        return A_ANSWERED
+    if t is T_ENDED:
+        return A_HANDLED
+    if t is T_WRAPUP_ENDED:
+        return A_WRAPUPS
+    return A_RNA if t is T_RING_NO_ANSWER else -1
 
 
 class AgentTally:
@@ -301,8 +309,8 @@ class AgentState:
         if ts > self.last_event_ms:
             self.last_event_ms = ts
         self.status.transition(e)
-        field = _COUNT_FIELD.get(type(e))
-        if field is None:
+        field = _count_field(type(e))
+        if field < 0:
             return
         disposition = e.disposition if field == A_HANDLED else None  # type: ignore[union-attr]
         sale = A_SALES if disposition == "sale" else -1

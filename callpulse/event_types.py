@@ -14,6 +14,9 @@ from . import events as ev
 
 T_RINGING: Final = ev.Ringing
 T_ANSWERED: Final = ev.Answered
+T_ABANDONED: Final = ev.Abandoned
+T_VOICEMAIL_LEFT: Final = ev.VoicemailLeft
+T_CALLBACK_REQUESTED: Final = ev.CallbackRequested
 T_FLOWED_OUT: Final = ev.FlowedOut
 T_ENDED: Final = ev.Ended
 T_HOLD: Final = ev.Hold

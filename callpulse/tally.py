@@ -86,7 +86,9 @@ WITHIN_SL: Final = 8
 SHORT: Final = 16
 # Indexed by outcome kind (index 0 unused). Typed as tuples of any length: compiled, a literal
 # tuple of fixed length is a C struct, which indexing by a variable boxed whole, on every post.
-_COUNTER_OF: Final[tuple[int, ...]] = (OFFERED, ANSWERED, ABANDONED, VOICEMAILS, CALLBACKS_REQUESTED, FLOWED_OUT)
+_COUNTER_OF: Final[tuple[int, ...]] = (
+    OFFERED, ANSWERED, ABANDONED, VOICEMAILS, CALLBACKS_REQUESTED, FLOWED_OUT,
+)
 _WAIT_SUM_OF: Final[tuple[int, ...]] = (
     WAIT_OTHER_MS, WAIT_ANSWERED_MS, WAIT_ABANDONED_MS, WAIT_OTHER_MS, WAIT_OTHER_MS,
     WAIT_OTHER_MS,
