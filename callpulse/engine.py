@@ -45,7 +45,6 @@ class Engine:
         self.params = params
         self.queues: dict[tuple[str, str], QueueState] = {}
         self.agents: dict[tuple[str, str], AgentState] = {}
-        self.sources: dict[str, int] = {}  # source -> newest event ts
         self.rejected: dict[str, int] = {}
         # The span of the events' times (see first_ts); machine integers until read.
         self._first_ms = _NO_TS
@@ -64,9 +63,6 @@ class Engine:
             self._first_ms = ts
         if ts > self._last_ms:
             self._last_ms = ts
-        source = e.source
-        if ts > self.sources.get(source, -(1 << 62)):
-            self.sources[source] = ts
         route = ROUTE[type(e)]
         # The ignores are for mypy, which cannot narrow on a type's route.
         if route & ev.TO_QUEUE:

@@ -338,9 +338,11 @@ class QueueState:
         # expired or stuck yet (each needs at least that long quiet): most calls a sweep meets.
         recent_ms = settled - min(self.params.grace_ms, max_callback_ms, AGENT_STUCK_MS)
         changed = False
-        for call_id, call in list(self.calls.items()):
-            if call.last_ts >= recent_ms and (call.outcome is not None or call.ring is None):
-                continue
+        # (The quiet ones are picked in one pass over the dict, before any change to it: a
+        # copy of every item, most of them skipped, was most of a sweep's cost.)
+        quiet = [(call_id, call) for call_id, call in self.calls.items()
+                 if call.last_ts < recent_ms or (call.outcome is None and call.ring is not None)]
+        for call_id, call in quiet:
             if call.is_waiting():
                 lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
                 if lost_at >= settled:
