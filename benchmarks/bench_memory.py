@@ -41,18 +41,19 @@ def main() -> None:
     gc.collect()
     # What the engine's state holds: every allocation made since the start and still alive
     # (the event stream is used up by then). Not by file: the compiled core has none. The
-    # agents' share is what dropping them frees.
+    # agents' share is what dropping the engine, its queue states kept, frees.
     after = _rss_mb()
     q_bytes = sum(len(codec.queue_to_bytes(q)) for q in engine.queues.values())
     a_bytes = sum(len(codec.agent_to_bytes(a)) for a in engine.agents.values())
     live_calls = sum(len(q.calls) for q in engine.queues.values())
     n_agents = len(engine.agents)
     state_mb = tracemalloc.get_traced_memory()[0] / 1e6
-    engine.agents.clear()
+    kept = list(engine.queues.values())
+    del engine  # with its agents
     gc.collect()
     queues_mb = tracemalloc.get_traced_memory()[0] / 1e6
     tracemalloc.stop()
-    print(f"memory: {len(engine.queues)} queues, {n_agents} agents, {n_events:,} events "
+    print(f"memory: {len(kept)} queues, {n_agents} agents, {n_events:,} events "
           f"over {args.minutes} min; state held: queues {queues_mb:.1f} MB (goal < 50), agents "
           f"{state_mb - queues_mb:.1f} MB; RSS growth "
           f"{after - before:.1f} MB (with tracemalloc's own); serialised queues "

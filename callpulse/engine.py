@@ -7,7 +7,8 @@ in its tables and calls the same methods. Pure: time is the events' own ``ts`` o
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 from . import events as ev
@@ -43,8 +44,8 @@ class Engine:
     ) -> None:
         self.config = config
         self.params = params
-        self.queues: dict[tuple[str, str], QueueState] = {}
-        self.agents: dict[tuple[str, str], AgentState] = {}
+        self._queues: dict[tuple[str, str], QueueState] = {}
+        self._agents: dict[tuple[str, str], AgentState] = {}
         self.rejected: dict[str, int] = {}
         # The span of the events' times (see first_ts); machine integers until read.
         self._first_ms = _NO_TS
@@ -52,9 +53,12 @@ class Engine:
         self._agent_calendar = (agent_timezone, agent_day_start_min)
         self._next_sweep_ms = -(1 << 62)
         self.shard = shard
-        # The queues and agents another shard holds: their events cost one lookup more.
-        self._foreign_queues: set[tuple[str, str]] = set()
-        self._foreign_agents: set[tuple[str, str]] = set()
+        # What apply looks up: tenant -> name -> the state held, or None when another shard
+        # holds it. Two lookups by string cost a fraction of one by a (tenant, name) tuple,
+        # which had to be built, hashed and compared on every event. Filled as keys are met;
+        # adopt, the only other writer of the states, clears it.
+        self._queue_index: dict[str, dict[str, QueueState | None]] = {}
+        self._agent_index: dict[str, dict[str, AgentState | None]] = {}
 
     def apply(self, e: ev.AnyEvent) -> None:
         """Fold one event into its queue and/or agent state."""
@@ -64,23 +68,40 @@ class Engine:
         if ts > self._last_ms:
             self._last_ms = ts
         route = ROUTE[type(e)]
+        tenant = e.tenant
         # The ignores are for mypy, which cannot narrow on a type's route.
         if route & ev.TO_QUEUE:
-            key = (e.tenant, e.queue)  # type: ignore[union-attr]
-            q = self.queues.get(key)
-            if q is None and key not in self._foreign_queues:
-                q = self._new_queue(key)
+            name = e.queue  # type: ignore[union-attr]
+            queues = self._queue_index.get(tenant)
+            if queues is None:
+                queues = self._queue_index[tenant] = {}
+            q = queues.get(name)
+            if q is None and name not in queues:
+                q = queues[name] = self._met_queue(tenant, name)
             if q is not None:
                 q.apply(e)  # type: ignore[arg-type]
         if route & ev.TO_AGENT:
-            key = (e.tenant, e.agent)  # type: ignore[union-attr]
-            a = self.agents.get(key)
-            if a is None and key not in self._foreign_agents:
-                a = self._new_agent(key)
+            name = e.agent  # type: ignore[union-attr]
+            agents = self._agent_index.get(tenant)
+            if agents is None:
+                agents = self._agent_index[tenant] = {}
+            a = agents.get(name)
+            if a is None and name not in agents:
+                a = agents[name] = self._met_agent(tenant, name)
             if a is not None:
                 a.apply(e)
         if ts >= self._next_sweep_ms:
             self.sweep(ts)
+
+    @property
+    def queues(self) -> Mapping[tuple[str, str], QueueState]:
+        """Every queue state held, by (tenant, queue); read-only (see :meth:`adopt`)."""
+        return MappingProxyType(self._queues)
+
+    @property
+    def agents(self) -> Mapping[tuple[str, str], AgentState]:
+        """Every agent state held, by (tenant, agent); read-only (see :meth:`adopt`)."""
+        return MappingProxyType(self._agents)
 
     @property
     def first_ts(self) -> int | None:
@@ -99,24 +120,24 @@ class Engine:
     def sweep(self, now_ms: int) -> None:
         """Run every state's janitor at ``now_ms`` (event time in replay, wall clock live)."""
         self._next_sweep_ms = now_ms + SWEEP_EVERY_MS
-        for q in self.queues.values():
+        for q in self._queues.values():
             q.sweep(now_ms)
-        for a in self.agents.values():
+        for a in self._agents.values():
             a.sweep(now_ms)
 
     def queue(self, tenant: str, queue: str) -> QueueState:
         """The state of a queue, created when new (whatever the shard)."""
-        state = self.queues.get((tenant, queue))
+        state = self._queues.get((tenant, queue))
         if state is None:
             cfg = self.config.for_queue(tenant, queue)
-            state = self.queues[(tenant, queue)] = QueueState(tenant, queue, cfg, self.params)
+            state = self._queues[(tenant, queue)] = QueueState(tenant, queue, cfg, self.params)
         return state
 
     def agent(self, tenant: str, agent: str) -> AgentState:
         """The state of an agent, created when new (whatever the shard)."""
-        state = self.agents.get((tenant, agent))
+        state = self._agents.get((tenant, agent))
         if state is None:
-            state = self.agents[(tenant, agent)] = AgentState(
+            state = self._agents[(tenant, agent)] = AgentState(
                 tenant, agent, self.agent_calendar(), grace_ms=self.params.grace_ms,
                 keep_intervals_ms=self.params.keep_intervals_ms,
             )
@@ -126,27 +147,37 @@ class Engine:
         tz, day_start = self._agent_calendar
         return Calendar(tz, day_start, self.params.interval_ms)
 
-    def _new_queue(self, key: tuple[str, str]) -> QueueState | None:
-        """The state of a queue met for the first time, or ``None`` (remembered) when another
-        shard holds it."""
-        if self._owns(key):
-            return self.queue(*key)
-        self._foreign_queues.add(key)
-        return None
+    def _met_queue(self, tenant: str, name: str) -> QueueState | None:
+        """The state of a queue ``apply`` meets for the first time: held already (adopted),
+        new, or ``None`` when another shard holds it."""
+        state = self._queues.get((tenant, name))
+        if state is None and self._owns(tenant, name):
+            state = self.queue(tenant, name)
+        return state
 
-    def _new_agent(self, key: tuple[str, str]) -> AgentState | None:
-        if self._owns(key):
-            return self.agent(*key)
-        self._foreign_agents.add(key)
-        return None
+    def _met_agent(self, tenant: str, name: str) -> AgentState | None:
+        state = self._agents.get((tenant, name))
+        if state is None and self._owns(tenant, name):
+            state = self.agent(tenant, name)
+        return state
 
-    def _owns(self, key: tuple[str, str]) -> bool:
+    def _owns(self, tenant: str, name: str) -> bool:
         index, shards = self.shard
-        return shards == 1 or shard_of(*key, shards) == index
+        return shards == 1 or shard_of(tenant, name, shards) == index
+
+    def adopt(self, queues: Iterable[QueueState], agents: Iterable[AgentState]) -> None:
+        """Hold states folded or restored elsewhere (another shard's, or read back from their
+        bytes), in place of any held for their keys; the events that follow go to them."""
+        for q in queues:
+            self._queues[(q.tenant, q.queue)] = q
+        for a in agents:
+            self._agents[(a.tenant, a.agent)] = a
+        self._queue_index.clear()
+        self._agent_index.clear()
 
     def finish(self, until_ms: int) -> None:
         """End of input: sweep at ``until_ms`` and apply every buffered agent event, counting
         logged-in time up to ``until_ms``."""
         self.sweep(until_ms)
-        for a in self.agents.values():
+        for a in self._agents.values():
             a.flush(until_ms)

@@ -149,10 +149,9 @@ def _adopt(engine: Engine, plan: Plan, result: tuple[str | None, list[Any], list
     error, queues, agents = result
     if error is not None:
         raise CallpulseError(error)
-    for tenant, name, data in queues:
-        engine.queues[(tenant, name)] = queue_from_bytes(
-            data, plan.config.for_queue(tenant, name), plan.params)
-    for tenant, name, data in agents:
-        engine.agents[(tenant, name)] = agent_from_bytes(
-            data, engine.agent_calendar(), grace_ms=plan.params.grace_ms,
-            keep_intervals_ms=plan.params.keep_intervals_ms)
+    engine.adopt(
+        [queue_from_bytes(data, plan.config.for_queue(tenant, name), plan.params)
+         for tenant, name, data in queues],
+        [agent_from_bytes(data, engine.agent_calendar(), grace_ms=plan.params.grace_ms,
+                          keep_intervals_ms=plan.params.keep_intervals_ms)
+         for _, _, data in agents])

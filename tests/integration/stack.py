@@ -230,8 +230,7 @@ def worker_report(stack: Stack, name: str, events: list[dict[str, Any]], *, grac
             assert key is not None
             load(key.decode(), value)
     engine = Engine(Config(), params)
-    engine.queues.update(core.queues)
-    engine.agents.update({k: e.state for k, e in core.agents.items()})
+    engine.adopt(core.queues.values(), [e.state for e in core.agents.values()])
     first, last = min(e["ts"] for e in events), max(e["ts"] for e in events)
     engine.finish(last + 1)
     return build_report(engine, from_ms=first, until_ms=last + 1, interval_s=interval_ms // 1000,

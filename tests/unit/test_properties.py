@@ -62,15 +62,17 @@ def test_state_bytes_round_trip_at_any_split(data: st.DataObject) -> None:
     split = data.draw(st.integers(0, len(events)))
     engine = _engine()
     engine.apply_all(events[:split])
-    for key, q in list(engine.queues.items()):
+    queues, agents = [], []
+    for q in engine.queues.values():
         raw = codec.queue_to_bytes(q)
-        engine.queues[key] = back = codec.queue_from_bytes(raw, q.cfg, engine.params)
+        queues.append(back := codec.queue_from_bytes(raw, q.cfg, engine.params))
         assert codec.queue_to_bytes(back) == raw
-    for key, a in list(engine.agents.items()):
+    for a in engine.agents.values():
         raw = codec.agent_to_bytes(a)
-        engine.agents[key] = back_a = codec.agent_from_bytes(
-            raw, a.calendar, grace_ms=GRACE_MS, keep_intervals_ms=None)
+        agents.append(back_a := codec.agent_from_bytes(
+            raw, a.calendar, grace_ms=GRACE_MS, keep_intervals_ms=None))
         assert codec.agent_to_bytes(back_a) == raw
+    engine.adopt(queues, agents)
     engine.apply_all(events[split:])
     assert differences(_report(engine), _run(events)) == []
 
