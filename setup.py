@@ -2,8 +2,7 @@
 packaging is in pyproject.toml.
 
 The compiled modules are these same type-checked sources turned into C extensions: about 3.7
-times the events per second of the interpreted core (``benchmarks/bench_engine.py``), most of
-it from the counters being native vectors of machine integers (``callpulse.tally.Counts``). Set
+times the events per second of the interpreted core (``benchmarks/bench_engine.py``). Set
 ``CALLPULSE_PURE_PYTHON=1`` when installing to keep everything interpreted (to debug the core,
 or where no C compiler is at hand).
 """
