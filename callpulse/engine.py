@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeVar
 
 from . import events as ev
 from .agents import AgentState
@@ -72,9 +72,7 @@ class Engine:
         # The ignores are for mypy, which cannot narrow on a type's route.
         if route & ev.TO_QUEUE:
             name = e.queue  # type: ignore[union-attr]
-            queues = self._queue_index.get(tenant)
-            if queues is None:
-                queues = self._queue_index[tenant] = {}
+            queues = _by_name(self._queue_index, tenant)
             q = queues.get(name)
             if q is None and name not in queues:
                 q = queues[name] = self._met_queue(tenant, name)
@@ -82,9 +80,7 @@ class Engine:
                 q.apply(e)  # type: ignore[arg-type]
         if route & ev.TO_AGENT:
             name = e.agent  # type: ignore[union-attr]
-            agents = self._agent_index.get(tenant)
-            if agents is None:
-                agents = self._agent_index[tenant] = {}
+            agents = _by_name(self._agent_index, tenant)
             a = agents.get(name)
             if a is None and name not in agents:
                 a = agents[name] = self._met_agent(tenant, name)
@@ -181,3 +177,14 @@ class Engine:
         self.sweep(until_ms)
         for a in self._agents.values():
             a.flush(until_ms)
+
+
+_S = TypeVar("_S")
+
+
+def _by_name(index: dict[str, dict[str, _S]], tenant: str) -> dict[str, _S]:
+    """The tenant's part of an engine's index (see ``Engine._queue_index``), made when new."""
+    by_name = index.get(tenant)
+    if by_name is None:
+        by_name = index[tenant] = {}
+    return by_name
