@@ -275,7 +275,8 @@ class AgentState:
         pending = self.pending
         n = 0
         while n < len(pending) and (pending[n][0] <= ts_ms or len(pending) - n > MAX_PENDING):
-            self._commit(pending[n][2])
+            ts, eid, e = pending[n]
+            self._commit(ts, eid, e)
             n += 1
         if n:
             del pending[:n]
@@ -297,15 +298,16 @@ class AgentState:
         for eid in old:
             del recent[eid]
 
-    def _commit(self, e: ev.AnyEvent) -> None:
-        ts = e.ts
+    def _commit(self, ts: int, eid: str, e: ev.AnyEvent) -> None:
+        """Apply one buffered event (its ``ts`` and ``id`` as buffered: an event's attributes
+        are read through the generic protocol, the tuple's natively)."""
         clock = self.clock_ms
         if clock is not None and ts < clock:
             bump(self.janitor, "late", 1)  # beyond the grace: keep its effect, not its time
         else:
             self._account(ts)
             clock = ts
-        self.recent[e.id] = ts
+        self.recent[eid] = ts
         if ts > self.last_event_ms:
             self.last_event_ms = ts
         self.status.transition(e)

@@ -138,7 +138,7 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e) and type(e) in CHANGES_LIVE:
+            if self._fold(call, e, ts) and type(e) in CHANGES_LIVE:
                 self._track(call_id, call)
         if ts > self.max_ts:
             self.max_ts = ts
@@ -154,9 +154,9 @@ class QueueState:
         else:
             self.earlier[call_id] = [call]
 
-    def _fold(self, call: Call, e: ev.CallEvent) -> bool:
-        """Fold ``e`` into one record and its contributions into the counters; returns whether
-        a milestone changed."""
+    def _fold(self, call: Call, e: ev.CallEvent, ts: int) -> bool:
+        """Fold ``e`` (its ``ts`` read by the caller) into one record and its contributions into
+        the counters; returns whether a milestone changed."""
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups. The counters hold the
         # contributions computed here; they are recomputed, not kept on the call, as keeping
@@ -164,7 +164,7 @@ class QueueState:
         groups = ALL_GROUPS if call.ring is None or type(e) is T_RINGING else GROUPS_OF[type(e)]
         before = self._contributions(call, groups)
         call.packed = None  # last_ts moves even when no milestone does
-        if not call.record(e):
+        if not call.record(e, ts):
             return False
         self._settle(call, groups, before)
         return True
@@ -182,14 +182,14 @@ class QueueState:
         while i >= 0 and records[i].first_ms() > ts:
             i -= 1
         if i >= 0 and records[i].reaches(ts, grace):
-            self._fold(records[i], e)
+            self._fold(records[i], e, ts)
         elif i == len(records) - 1 and self._final(records[i], ts - grace):
             # Past the last record's reach by more than the grace: no event yet to come can
             # join any of them (it would fall before the last record, over the grace late).
             for call in records:
                 self._drop(call)
             records = [Call()]
-            self._fold(records[0], e)
+            self._fold(records[0], e, ts)
             i = 0
         elif ts < self._oldest_held_ms():
             self.keep_records(call_id, records)
@@ -198,7 +198,7 @@ class QueueState:
         else:
             i += 1
             records.insert(i, Call())
-            self._fold(records[i], e)
+            self._fold(records[i], e, ts)
         while 0 <= i < len(records) - 1 and records[i].reaches(records[i + 1].first_ms(), grace):
             self._absorb(records[i], records.pop(i + 1))
         self.keep_records(call_id, records)
