@@ -82,7 +82,7 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
         q.janitor = dict(janitor)
         q.max_ts, q.last_offset = max_ts, last_offset
         q.reconfigure(cfg)
-    except (ValueError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError, IndexError, OverflowError) as exc:
         raise StateFormatError(f"queue state not usable: {exc}") from None
     return q
 
@@ -100,6 +100,6 @@ def agent_from_bytes(
         a = AgentState(str(tenant), str(agent), calendar, grace_ms=grace_ms,
                        keep_intervals_ms=keep_intervals_ms)
         a.load_state(state)
-    except (ValueError, TypeError, msgspec.DecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, msgspec.DecodeError) as exc:
         raise StateFormatError(f"corrupt agent state: {exc}") from None
     return a

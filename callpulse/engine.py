@@ -127,6 +127,7 @@ class Engine:
         if state is None:
             cfg = self.config.for_queue(tenant, queue)
             state = self._queues[(tenant, queue)] = QueueState(tenant, queue, cfg, self.params)
+            _forget(self._queue_index, tenant, queue)
         return state
 
     def agent(self, tenant: str, agent: str) -> AgentState:
@@ -137,6 +138,7 @@ class Engine:
                 tenant, agent, self.agent_calendar(), grace_ms=self.params.grace_ms,
                 keep_intervals_ms=self.params.keep_intervals_ms,
             )
+            _forget(self._agent_index, tenant, agent)
         return state
 
     def agent_calendar(self) -> Calendar:
@@ -188,3 +190,11 @@ def _by_name(index: dict[str, dict[str, _S]], tenant: str) -> dict[str, _S]:
     if by_name is None:
         by_name = index[tenant] = {}
     return by_name
+
+
+def _forget(index: dict[str, dict[str, _S]], tenant: str, name: str) -> None:
+    """Drop what an engine's index says of a key whose state was just made (apply may have met
+    it as another shard's): apply then finds the state."""
+    by_name = index.get(tenant)
+    if by_name is not None and name in by_name:
+        del by_name[name]

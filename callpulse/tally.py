@@ -222,6 +222,8 @@ def rounded(x: float, digits: int) -> float:
     nearest that decimal, which is what ``round`` returns. Ties, negatives and large values
     take ``round`` itself.
     """
+    if not 0 <= digits < len(_SCALES):
+        raise ValueError(f"rounded() takes 0 to {len(_SCALES) - 1} digits, not {digits}")
     if x == 0.0:
         return x  # (either zero, its sign kept, as round keeps it)
     scale = _SCALES[digits]

@@ -593,3 +593,9 @@ def test_rounded_is_round_on_ratios_and_means(num: int, den: int, scale: int, di
 @given(x=st.floats(allow_nan=False, allow_infinity=False), digits=st.integers(0, 6))
 def test_rounded_is_round_on_any_float(x: float, digits: int) -> None:
     assert str(rounded(x, digits)) == str(round(x, digits))
+
+
+@pytest.mark.parametrize("digits", [-1, 7])
+def test_rounded_refuses_digits_it_cannot_do(digits: int) -> None:
+    with pytest.raises(ValueError, match="digits"):
+        rounded(0.5, digits)

@@ -64,6 +64,28 @@ def test_shards_hold_every_state_once() -> None:
         assert shard.first_ts == whole.first_ts and shard.last_ts == whole.last_ts
 
 
+def test_a_state_made_for_another_shards_key_takes_the_events_that_follow() -> None:
+    """Engine.queue and Engine.agent make a state whatever the shard; once made, apply folds
+    into it even where it had passed over that key as another shard's."""
+    engine = Engine(Config(), QueueParams(), shard=(0, 2))
+    queue = next(f"q{i}" for i in range(100) if shard_of("default", f"q{i}", 2) == 1)
+    agent = next(f"a{i}" for i in range(100) if shard_of("default", f"a{i}", 2) == 1)
+    common = {"v": 1, "source": "t", "queue": queue}
+    engine.apply(decode_event(json.dumps({"type": "ringing", "id": "r1", "ts": MORNING_MS,
+                                          "call_id": "c1", **common})))
+    engine.apply(decode_event(json.dumps({"type": "agent_login", "id": "l1", "v": 1,
+                                          "source": "t", "ts": MORNING_MS, "agent": agent,
+                                          "queues": [queue]})))
+    assert not engine.queues and not engine.agents  # another shard's
+    q, a = engine.queue("default", queue), engine.agent("default", agent)
+    engine.apply(decode_event(json.dumps({"type": "ringing", "id": "r2", "ts": MORNING_MS + 1,
+                                          "call_id": "c2", **common})))
+    engine.apply(decode_event(json.dumps({"type": "agent_ready", "id": "ok", "v": 1,
+                                          "source": "t", "ts": MORNING_MS + 1, "agent": agent})))
+    assert list(q.calls) == ["c2"]
+    assert [eid for _, eid, _ in a.pending] == ["ok"]
+
+
 def test_jobs_must_be_a_positive_number(capsys: pytest.CaptureFixture[str], day: Path) -> None:
     with pytest.raises(SystemExit):
         main(["replay", str(day), "--jobs", "0"])
