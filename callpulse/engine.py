@@ -50,7 +50,9 @@ class Engine:
         # The span of the events' times (see first_ts); machine integers until read.
         self._first_ms = _NO_TS
         self._last_ms = -_NO_TS
-        self._agent_calendar = (agent_timezone, agent_day_start_min)
+        # One calendar for every agent: it only caches, and its day and interval bounds cost a
+        # zone lookup each time an agent's own would have computed them anew.
+        self._agent_calendar = Calendar(agent_timezone, agent_day_start_min, params.interval_ms)
         self._next_sweep_ms = -(1 << 62)
         self.shard = shard
         # What apply looks up: tenant -> name -> the state held, or None when another shard
@@ -142,8 +144,8 @@ class Engine:
         return state
 
     def agent_calendar(self) -> Calendar:
-        tz, day_start = self._agent_calendar
-        return Calendar(tz, day_start, self.params.interval_ms)
+        """The calendar of the agents' days and intervals (shared by them all)."""
+        return self._agent_calendar
 
     def _met_queue(self, tenant: str, name: str) -> QueueState | None:
         """The state of a queue ``apply`` meets for the first time: held already (adopted),

@@ -7,6 +7,7 @@ simply has 23 or 25 hours (92 or 100 quarter-hours).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
@@ -84,7 +85,7 @@ class Calendar:
     """
 
     __slots__ = ("_day", "_day_offset_ms", "_interval", "_other_day", "_other_interval",
-                 "day_start_min", "interval_ms", "timezone", "tz")
+                 "_walks", "day_start_min", "interval_ms", "timezone", "tz")
 
     def __init__(self, timezone: str, day_start_min: int, interval_ms: int) -> None:
         self.timezone = timezone
@@ -96,6 +97,8 @@ class Calendar:
         self._other_day: tuple[tuple[int, int], int | None] = ((0, 0), None)  # with its offset
         self._interval = (0, 0)  # the last interval computed, [start, end)
         self._other_interval = (0, 0)
+        # The interval starts of the last clock-change days met, by day start (see interval).
+        self._walks: dict[int, list[int]] = {}
 
     def day(self, ts_ms: int) -> tuple[int, int]:
         """``[start, end)`` of the business day holding ``ts_ms``."""
@@ -129,18 +132,36 @@ class Calendar:
         if other[0] <= ts_ms < other[1]:
             self._interval = other
             return other
-        start = self._interval_start(ts_ms)
-        end = self.next_interval(start)
-        if not start <= ts_ms < end:
-            # A clock change by part of an interval (Lord Howe moves by 30 min): the interval
-            # aligned to the local clock is not the one holding ``ts_ms``. Walk the day's
-            # intervals, as a report does, to the one that holds it.
-            start = self.day(ts_ms)[0]
-            end = self.next_interval(start)
-            while end <= ts_ms:
-                start, end = end, self.next_interval(end)
-        self._interval = bounds = (start, end)
+        day_start, day_end = self.day(ts_ms)
+        if self.interval_ms >= DAY_MS:
+            bounds = (day_start, day_end)
+        elif self._day_offset_ms is not None:
+            # One offset all day: the intervals aligned to the local clock are the day's.
+            start = self._interval_start(ts_ms)
+            bounds = (start, self.next_interval(start))
+        else:
+            # A clock-change day: the interval holding ``ts_ms`` is the one among the day's,
+            # walked from its start as a report walks them. Aligning to the clock at
+            # ``ts_ms`` alone could give an interval no report has (Lord Howe moves by 30
+            # min), or one that depends on what was asked before.
+            starts = self._walk(day_start, day_end)
+            i = bisect_right(starts, ts_ms) - 1
+            bounds = (starts[i], starts[i + 1] if i + 1 < len(starts) else day_end)
+        self._interval = bounds
         return bounds
+
+    def _walk(self, day_start_ms: int, day_end_ms: int) -> list[int]:
+        """The starts of a day's intervals, kept for the last few days asked."""
+        starts = self._walks.get(day_start_ms)
+        if starts is None:
+            if len(self._walks) >= 4:
+                self._walks.clear()
+            starts = self._walks[day_start_ms] = []
+            start = day_start_ms
+            while start < day_end_ms:
+                starts.append(start)
+                start = self.next_interval(start)
+        return starts
 
     def _interval_start(self, ts_ms: int) -> int:
         day_start, _ = self.day(ts_ms)

@@ -293,3 +293,23 @@ def test_every_interval_holds_its_time_across_clock_changes(timezone: str, inter
             assert lo <= ts < hi, (timezone, ts, lo, hi)
             assert cal.next_interval(lo) == hi
             assert lo in starts(cal, ts)  # one of the intervals a report walks
+
+
+@pytest.mark.parametrize(("timezone", "days"), [
+    ("Australia/Lord_Howe", ("2011-04-03", "2011-10-02")),
+    ("Europe/Berlin", ("2025-03-30", "2025-10-26")),
+])
+@pytest.mark.parametrize("day_start_min", [0, 105, 390, 1425])
+@pytest.mark.parametrize("interval_ms", [900_000, 1_800_000, 3_600_000])
+def test_the_interval_of_a_time_does_not_depend_on_what_was_asked_before(
+        timezone: str, days: tuple[str, ...], day_start_min: int, interval_ms: int) -> None:
+    """A time's interval is the report's interval holding it, whether the calendar is new or
+    has answered for other times: a contribution never lands in an interval no report shows
+    (Lord Howe's 30-minute clock change, with a day start at :45, once gave two answers)."""
+    used = Calendar(timezone, day_start_min, interval_ms)
+    for day in days:
+        start_ms = ms(f"{day}T00:00:00+00:00") - 86_400_000
+        for ts in range(start_ms, start_ms + 3 * 86_400_000, 17 * 60_000 + 7):
+            walked = max(s for s in starts(used, ts) if s <= ts)
+            assert used.interval(ts)[0] == walked, (ts, day_start_min)
+            assert Calendar(timezone, day_start_min, interval_ms).interval(ts)[0] == walked
