@@ -142,7 +142,8 @@ class LiveCore:
         self.config = config
         self._lookup = lookup
         self.params = params
-        self._agent_calendar = (agent_timezone, agent_day_start_min)
+        # One calendar for every agent (it only caches; see Engine.agent_calendar).
+        self._agent_calendar = Calendar(agent_timezone, agent_day_start_min, params.interval_ms)
         self.queues: dict[tuple[str, str], QueueState] = {}
         self.presence: dict[tuple[str, str], dict[str, tuple[str | None, int]]] = {}
         self.agents: dict[tuple[str, str], AgentEntry] = {}
@@ -322,13 +323,9 @@ class LiveCore:
         return held.get((tenant, key))
 
     def _new_agent(self, tenant: str, name: str) -> AgentState:
-        return AgentState(tenant, name, self._calendar(), grace_ms=self.params.grace_ms,
+        return AgentState(tenant, name, self._agent_calendar, grace_ms=self.params.grace_ms,
                           keep_intervals_ms=self.params.keep_intervals_ms)
 
-    def _calendar(self) -> Calendar:
-        """An agent's calendar (each agent its own, as in replay: it caches the current day)."""
-        tz, day_start = self._agent_calendar
-        return Calendar(tz, day_start, self.params.interval_ms)
 
     def agent_counts(self, tenant: str, queue: str) -> dict[str, int]:
         """Agents serving the queue per bucket, from the presence records received."""
@@ -496,7 +493,7 @@ class LiveCore:
         """Restore an agent key from its table value (after a restart or a rebalance)."""
         with _restoring("agent", key):
             for tenant, (state, offset, seq, queues, bucket) in _unpack_value(data).items():
-                a = agent_from_bytes(state, self._calendar(), grace_ms=self.params.grace_ms,
+                a = agent_from_bytes(state, self._agent_calendar, grace_ms=self.params.grace_ms,
                                      keep_intervals_ms=self.params.keep_intervals_ms)
                 self.agents[(tenant, key)] = AgentEntry(a, offset, seq, tuple(queues), bucket)
                 self.agent_keys.setdefault(key, set()).add((tenant, key))

@@ -118,7 +118,8 @@ class Calendar:
 
     def interval_start(self, ts_ms: int) -> int:
         """Start of the report interval holding ``ts_ms``: aligned to the local clock (and to
-        the day start), or the whole business day for ``1d``."""
+        the day start; on a clock-change day, the day's intervals walked from its start), or
+        the whole business day for ``1d``."""
         return self.interval(ts_ms)[0]
 
     def interval(self, ts_ms: int) -> tuple[int, int]:
