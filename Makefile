@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_replay.py
 	$(BIN)/python benchmarks/bench_memory.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_views.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_latency.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_worker_memory.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_wallboard.py
