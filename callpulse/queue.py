@@ -388,7 +388,8 @@ class QueueState:
             self.interval_floor_ms = floor
             for start in [s for s in self.intervals if s < floor]:
                 del self.intervals[start]
-                self.open_start, self.open_end = 0, 0  # (it may have been this one)
+                # (The open interval may have been this one.)
+                self.open_start, self.open_end, self.open_tally = 0, 0, Tally()
         return changed
 
     def _final(self, call: Call, settled_ms: int) -> bool:

@@ -157,11 +157,7 @@ class Calendar:
         if starts is None:
             if len(self._walks) >= 4:
                 self._walks.clear()
-            starts = self._walks[day_start_ms] = []
-            start = day_start_ms
-            while start < day_end_ms:
-                starts.append(start)
-                start = self.next_interval(start)
+            starts = self._walks[day_start_ms] = self._chain(day_start_ms, day_end_ms)
         return starts
 
     def _interval_start(self, ts_ms: int) -> int:
@@ -189,11 +185,14 @@ class Calendar:
     def starts(self, from_ms: int, until_ms: int) -> list[int]:
         """The starts of the intervals from the one holding ``from_ms`` to the last starting
         before ``until_ms``: the rows of a report, or of a day's chart."""
+        return self._chain(self.interval_start(from_ms), until_ms)
+
+    def _chain(self, start_ms: int, until_ms: int) -> list[int]:
+        """``start_ms`` and the interval starts after it, up to the last before ``until_ms``."""
         out = []
-        start = self.interval_start(from_ms)
-        while start < until_ms:
-            out.append(start)
-            start = self.next_interval(start)
+        while start_ms < until_ms:
+            out.append(start_ms)
+            start_ms = self.next_interval(start_ms)
         return out
 
     def iso(self, ts_ms: int) -> str:
