@@ -3,9 +3,10 @@
 A call's record is a pure function of the *set* of its events: each milestone keeps the earliest
 report (by ``ts``, then ``id``), and repeatable events (hold, unhold, callback attempts, ring no
 answer) are keyed by event ``id``. So duplicates change nothing, and any arrival order yields the
-same record. The contributions to the counters are a pure function of the record; the queue adds
-the difference each time the record changes. Together: the same events in any order, any number
-of times, give the counters of the ordered, once-only stream (``spec/EVENTS.md``, "Rules").
+same record. The contributions to the counters are a pure function of the record; when an event
+changes it, the queue takes back the record's contributions in the groups the event can change
+and adds them anew (:meth:`callpulse.queue.QueueState._post`). Together: the same events in any
+order, any number of times, give the counters of the ordered, once-only stream (``spec/EVENTS.md``, "Rules").
 """
 
 from __future__ import annotations
@@ -29,35 +30,19 @@ from .event_types import (
     T_WRAPUP_ENDED,
     T_WRAPUP_STARTED,
 )
-from .tally import (
-    CALLBACKS_FAILED,
-    CALLBACKS_REACHED,
-    K_ABANDONED,
-    K_ANSWERED,
-    K_CALLBACK,
-    K_FLOWED,
-    K_VOICEMAIL,
-    LOST,
-    OFFERED,
-    P_ACW,
-    P_COUNT,
-    P_HANDLED,
-    P_OUTCOME,
-    RING_NO_ANSWER,
-    SHORT,
-    WITHIN_SL,
-)
+from .tally import K_ABANDONED, K_ANSWERED, K_CALLBACK, K_FLOWED, K_VOICEMAIL
 
-BACKLOG_KINDS: Final[tuple[int, ...]] = (K_VOICEMAIL, K_CALLBACK)  # (see tally._COUNTER_OF)
 WRAPUP_LINGER_MS: Final = 15 * 60 * 1000
 LOST_LINGER_MS: Final = 60 * 60 * 1000
-# Call.entry_ms while the entry time is unknown: a machine integer, where ``None`` would make
-# every call box the time into a Python int (far below any event's time).
+# A milestone's time while it is not reported: after every time, so that any report is earlier.
+NEVER: Final = 1 << 61
+# A duration the source did not send, and Call.entry_ms while the entry time is unknown: machine
+# integers, where ``None`` would make every call box its times into Python ints.
+NO_MS: Final = -(1 << 60)
 NO_ENTRY: Final = -(1 << 60)
 
-# A contribution: (ts_ms for sliding windows and today, entry_ms for intervals, then what it
-# adds: code, x, y and label as callpulse.tally.post reads them).
-Contribution = tuple[int, int, int, int, int, str | None]
+# A call's contributions to its queue's counters come in groups, so that one event usually
+# changes one group (QueueState._post).
 G_OFFERED: Final = 0
 G_OUTCOME: Final = 1
 G_HANDLED: Final = 2
@@ -102,35 +87,58 @@ def _outcome_kind(t: type) -> int:
     return K_FLOWED if t is T_FLOWED_OUT else 0
 
 
-def _secs_ms(seconds: float | None) -> int | None:
-    return None if seconds is None else round(seconds * 1000)
+def _secs_ms(seconds: float | None) -> int:
+    return NO_MS if seconds is None else round(seconds * 1000)
+
+
+def _ms_or_none(ms: int) -> int | None:
+    return None if ms == NO_MS else ms
 
 
 class Call:
     """The record of one call (``tenant``, ``queue``, ``call_id``).
 
-    Milestones are tuples that sort by ``(ts, ...)``; ``min`` picks the earliest report.
+    Each milestone is held as the fields of its earliest report, by ``(ts, id)`` (an outcome by
+    ``(ts, kind, id)``), so the choice does not depend on arrival order. The fields are machine
+    integers and strings: a missing milestone's time is :data:`NEVER`, a duration the source did
+    not send is :data:`NO_MS`. (Tuples of them boxed every time into a Python int, several
+    times an event, and were the largest single cost of the fold after the counters.)
     """
 
     __slots__ = (
-        "attempts", "cancel", "ended", "holds", "last_ts", "lost_ts", "outcome",
-        "packed", "ring", "rnas", "wrap_end", "wrap_start",
+        "attempts", "cancel_id", "cancel_ts", "end_disposition", "end_id", "end_talk_ms",
+        "end_ts", "holds", "last_ts", "lost_ts", "out_id", "out_kind", "out_reason", "out_ts",
+        "out_wait_ms", "packed", "ring_id", "ring_ts", "rnas", "wrap_end_acw_ms", "wrap_end_id",
+        "wrap_end_ts", "wrap_start_id", "wrap_start_ts",
     )
 
     def __init__(self) -> None:
-        self.ring: tuple[int, str] | None = None
-        # (ts, kind, id, source wait ms or None, flow-out reason or None)
-        self.outcome: tuple[int, int, str, int | None, str | None] | None = None
-        # (ts, id, source talk ms or None, disposition or None)
-        self.ended: tuple[int, str, int | None, str | None] | None = None
-        # Repeatable events share one empty dict until the first arrives (most calls have none).
+        self.ring_ts = NEVER
+        self.ring_id = ""
+        # The outcome: its kind (K_*, 0 while there is none), the source's wait, and a flow-out's
+        # reason.
+        self.out_ts = NEVER
+        self.out_kind = 0
+        self.out_id = ""
+        self.out_wait_ms = NO_MS
+        self.out_reason: str | None = None
+        self.end_ts = NEVER
+        self.end_id = ""
+        self.end_talk_ms = NO_MS
+        self.end_disposition: str | None = None
+        self.wrap_start_ts = NEVER
+        self.wrap_start_id = ""
+        self.wrap_end_ts = NEVER
+        self.wrap_end_id = ""
+        self.wrap_end_acw_ms = NO_MS
+        self.cancel_ts = NEVER
+        self.cancel_id = ""
+        # Repeatable events, keyed by id; they share one empty dict until the first arrives
+        # (most calls have none).
         self.holds: dict[str, tuple[int, bool]] = _NONE
-        self.wrap_start: tuple[int, str] | None = None
-        self.wrap_end: tuple[int, str, int | None] | None = None
         self.attempts: dict[str, tuple[int, bool]] = _NONE
         self.rnas: dict[str, int] = _NONE
-        self.cancel: tuple[int, str] | None = None
-        self.lost_ts: int | None = None
+        self.lost_ts = NEVER
         self.last_ts = 0
         # The record as encoded for the state bytes (callpulse.codec), until it changes: most
         # calls a queue holds do not change between two stores. Whoever changes the record
@@ -148,33 +156,19 @@ class Call:
         # times more. The ignores are for mypy, which cannot narrow on `type(e) is`.
         t = type(e)
         if t is T_RINGING:
-            ring = self.ring
-            self.ring = _earliest(ring, (ts, eid))
-            return self.ring is not ring
+            return self.take_ring(ts, eid)
         kind = _outcome_kind(t)
         if kind:
             reason = e.reason if t is T_FLOWED_OUT else None  # type: ignore[attr-defined]
-            got = (ts, kind, eid, _secs_ms(e.wait_s), reason)  # type: ignore[attr-defined]
-            outcome = self.outcome
-            self.outcome = _earliest(outcome, got, 3)
-            return self.outcome is not outcome
+            return self.take_outcome(ts, kind, eid, _secs_ms(e.wait_s), reason)  # type: ignore[attr-defined]
         if t is T_ENDED:
-            ended = self.ended
-            self.ended = _earliest(ended, (ts, eid, _secs_ms(e.talk_s),  # type: ignore[attr-defined]
-                                           e.disposition))  # type: ignore[attr-defined]
-            return self.ended is not ended
+            return self.take_end(ts, eid, _secs_ms(e.talk_s), e.disposition)  # type: ignore[attr-defined]
         if t is T_WRAPUP_ENDED:
-            wrap_end = self.wrap_end
-            self.wrap_end = _earliest(wrap_end, (ts, eid, _secs_ms(e.acw_s)))  # type: ignore[attr-defined]
-            return self.wrap_end is not wrap_end
+            return self.take_wrap_end(ts, eid, _secs_ms(e.acw_s))  # type: ignore[attr-defined]
         if t is T_WRAPUP_STARTED:
-            wrap_start = self.wrap_start
-            self.wrap_start = _earliest(wrap_start, (ts, eid))
-            return self.wrap_start is not wrap_start
+            return self.take_wrap_start(ts, eid)
         if t is T_CALLBACK_CANCELLED:
-            cancel = self.cancel
-            self.cancel = _earliest(cancel, (ts, eid))
-            return self.cancel is not cancel
+            return self.take_cancel(ts, eid)
         # Repeatable events, keyed by id: cheap enough to recount.
         if t is T_HOLD or t is T_UNHOLD:
             self.holds = _put(self.holds, eid, (ts, t is T_HOLD))
@@ -184,59 +178,110 @@ class Call:
             self.rnas = _put(self.rnas, eid, ts)
         return True
 
+    # Each take_* keeps a report of one milestone if it is earlier than the one held (by ts,
+    # then by what identifies the event) and returns whether it did. A missing report (ts
+    # NEVER, id "") is never earlier, which is what merge relies on.
+
+    def take_ring(self, ts: int, eid: str) -> bool:
+        if not _earlier(ts, eid, self.ring_ts, self.ring_id):
+            return False
+        self.ring_ts = ts
+        self.ring_id = eid
+        return True
+
+    def take_outcome(self, ts: int, kind: int, eid: str, wait_ms: int, reason: str | None) -> bool:
+        held = self.out_ts
+        if not (ts < held or (ts == held and (
+                kind < self.out_kind or (kind == self.out_kind and eid < self.out_id)))):
+            return False
+        self.out_ts = ts
+        self.out_kind = kind
+        self.out_id = eid
+        self.out_wait_ms = wait_ms
+        self.out_reason = reason
+        return True
+
+    def take_end(self, ts: int, eid: str, talk_ms: int, disposition: str | None) -> bool:
+        if not _earlier(ts, eid, self.end_ts, self.end_id):
+            return False
+        self.end_ts = ts
+        self.end_id = eid
+        self.end_talk_ms = talk_ms
+        self.end_disposition = disposition
+        return True
+
+    def take_wrap_start(self, ts: int, eid: str) -> bool:
+        if not _earlier(ts, eid, self.wrap_start_ts, self.wrap_start_id):
+            return False
+        self.wrap_start_ts = ts
+        self.wrap_start_id = eid
+        return True
+
+    def take_wrap_end(self, ts: int, eid: str, acw_ms: int) -> bool:
+        if not _earlier(ts, eid, self.wrap_end_ts, self.wrap_end_id):
+            return False
+        self.wrap_end_ts = ts
+        self.wrap_end_id = eid
+        self.wrap_end_acw_ms = acw_ms
+        return True
+
+    def take_cancel(self, ts: int, eid: str) -> bool:
+        if not _earlier(ts, eid, self.cancel_ts, self.cancel_id):
+            return False
+        self.cancel_ts = ts
+        self.cancel_id = eid
+        return True
+
     def entry_ms(self) -> int:
         """When the call entered the queue: its ``ringing``, else its outcome minus the source's
         wait; :data:`NO_ENTRY` while neither is known."""
-        if self.ring is not None:
-            return self.ring[0]
-        o = self.outcome
-        if o is not None and o[3] is not None:
-            return o[0] - o[3]
+        if self.ring_ts != NEVER:
+            return self.ring_ts
+        if self.out_kind and self.out_wait_ms != NO_MS:
+            return self.out_ts - self.out_wait_ms
         return NO_ENTRY
 
     def is_waiting(self) -> bool:
-        return self.ring is not None and self.outcome is None and self.lost_ts is None
+        return self.ring_ts != NEVER and not self.out_kind and self.lost_ts == NEVER
 
-    def backlog_since(self) -> int | None:
-        """The request time while this call is an open callback backlog item, else ``None``."""
-        o = self.outcome
-        if o is None or o[1] not in BACKLOG_KINDS or self.cancel is not None:
-            return None
+    def backlog_since(self) -> int:
+        """The request time while this call is an open callback backlog item, else
+        :data:`NEVER`."""
+        kind = self.out_kind
+        if (kind != K_VOICEMAIL and kind != K_CALLBACK) or self.cancel_ts != NEVER:
+            return NEVER
         for _, reached in self.attempts.values():  # (a loop: any() makes a generator)
             if reached:
-                return None
-        return o[0]
+                return NEVER
+        return self.out_ts
 
     def is_open(self) -> bool:
         """Still expecting events: waiting, in the backlog, talking, or in wrap-up."""
-        if self.is_waiting() or self.backlog_since() is not None:
+        if self.is_waiting() or self.backlog_since() != NEVER:
             return True
-        o = self.outcome
-        if o is not None and o[1] == K_ANSWERED and self.ended is None:
+        if self.out_kind == K_ANSWERED and self.end_ts == NEVER:
             return True
-        return self.wrap_start is not None and self.wrap_end is None
+        return self.wrap_start_ts != NEVER and self.wrap_end_ts == NEVER
 
     def final_after_ms(self, grace_ms: int) -> int:
         """How long this finished record must be quiet before it is final: the grace, or for
         an ended call with no wrap-up end yet, long enough for a late ``wrapup_ended`` (sources
         that only report the end of wrap-up send it minutes after ``ended``)."""
-        o = self.outcome
-        if o is None and self.lost_ts is not None:
+        if not self.out_kind and self.lost_ts != NEVER:
             return max(grace_ms, LOST_LINGER_MS)  # the real outcome may still turn up
-        if o is not None and o[1] == K_ANSWERED and self.wrap_end is None:
+        if self.out_kind == K_ANSWERED and self.wrap_end_ts == NEVER:
             return max(grace_ms, WRAPUP_LINGER_MS)
         return grace_ms
 
     def first_ms(self) -> int:
         """The ``ts`` of the record's earliest event (a loss counts as one)."""
-        times = [m[0] for m in (self.ring, self.outcome, self.ended, self.wrap_start,
-                                self.wrap_end, self.cancel) if m is not None]
+        times = [self.ring_ts, self.out_ts, self.end_ts, self.wrap_start_ts, self.wrap_end_ts,
+                 self.cancel_ts, self.lost_ts]
         times.extend(ts for ts, _ in self.holds.values())
         times.extend(ts for ts, _ in self.attempts.values())
         times.extend(self.rnas.values())
-        if self.lost_ts is not None:
-            times.append(self.lost_ts)
-        return min(times, default=self.last_ts)
+        first = min(times)
+        return self.last_ts if first == NEVER else first
 
     def reaches(self, ts: int, grace_ms: int) -> bool:
         """Whether an event at ``ts``, after this record's events, still belongs to it: the
@@ -250,19 +295,20 @@ class Call:
     def merge(self, other: Call) -> None:
         """Fold every event of ``other`` into this record: the record of the union of both
         event sets (each milestone's earliest report, the union of repeatable events)."""
-        self.ring = _earlier_of(self.ring, other.ring)
-        self.outcome = _earlier_of(self.outcome, other.outcome, 3)
-        self.ended = _earlier_of(self.ended, other.ended)
-        self.wrap_start = _earlier_of(self.wrap_start, other.wrap_start)
-        self.wrap_end = _earlier_of(self.wrap_end, other.wrap_end)
-        self.cancel = _earlier_of(self.cancel, other.cancel)
+        self.take_ring(other.ring_ts, other.ring_id)
+        self.take_outcome(other.out_ts, other.out_kind, other.out_id, other.out_wait_ms,
+                          other.out_reason)
+        self.take_end(other.end_ts, other.end_id, other.end_talk_ms, other.end_disposition)
+        self.take_wrap_start(other.wrap_start_ts, other.wrap_start_id)
+        self.take_wrap_end(other.wrap_end_ts, other.wrap_end_id, other.wrap_end_acw_ms)
+        self.take_cancel(other.cancel_ts, other.cancel_id)
         for key, hold in other.holds.items():
             self.holds = _put(self.holds, key, hold)
         for key, tried in other.attempts.items():
             self.attempts = _put(self.attempts, key, tried)
         for key, ts in other.rnas.items():
             self.rnas = _put(self.rnas, key, ts)
-        if other.lost_ts is not None and (self.lost_ts is None or other.lost_ts < self.lost_ts):
+        if other.lost_ts < self.lost_ts:
             self.lost_ts = other.lost_ts
         self.last_ts = max(self.last_ts, other.last_ts)
         self.packed = None
@@ -282,80 +328,52 @@ class Call:
             total += until_ms - since
         return total
 
-    def facet(
-        self, group: int, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
-    ) -> tuple[Contribution, ...]:
-        """What this record adds to the counters in one group (:data:`ALL_GROUPS`: offered,
-        outcome, handled, after-call work, callback attempts, ring no answer, lost), given the
-        call's entry time. Grouped so that one event usually changes one group."""
-        # Most groups of most calls are empty: say so before any work.
-        if group == G_OFFERED:
-            return ((entry, entry, P_COUNT, OFFERED, 0, None),)
-        if group == G_OUTCOME:
-            return () if self.outcome is None else self._outcome(
-                entry, sl_threshold_ms, short_abandon_ms)
-        if group == G_HANDLED:
-            return () if self.ended is None else self._handled(entry)
-        if group == G_ACW:
-            return () if self.wrap_end is None else self._acw(entry)
-        if group == G_CALLBACKS:
-            return () if not self.attempts else tuple(
-                (ts, entry, P_COUNT, CALLBACKS_REACHED if ok else CALLBACKS_FAILED, 0, None)
-                for ts, ok in sorted(self.attempts.values())
-            )
-        if group == G_RNA:
-            return () if not self.rnas else tuple((ts, entry, P_COUNT, RING_NO_ANSWER, 0, None)
-                                                  for ts in sorted(self.rnas.values()))
-        if self.lost_ts is None or self.outcome is not None:  # an outcome after all: not lost
-            return ()
-        return ((self.lost_ts, entry, P_COUNT, LOST, 0, None),)
+    # What the record adds to its queue's counters (QueueState._post), computed from it.
 
-    def _outcome(
-        self, entry: int, sl_threshold_ms: int, short_abandon_ms: int,
-    ) -> tuple[Contribution, ...]:
-        o = self.outcome
-        if o is None:
-            return ()
-        ts, kind, _, wait_src, reason = o
-        wait = wait_src if wait_src is not None else max(0, ts - entry)
-        flags = kind
-        if wait <= sl_threshold_ms:
-            flags |= WITHIN_SL
-        if kind == K_ABANDONED and wait <= short_abandon_ms:
-            flags |= SHORT
-        return ((ts, entry, P_OUTCOME, wait, flags, reason),)
+    def wait_ms(self, entry_ms: int) -> int:
+        """The outcome's wait: the source's measure, else the time since the entry."""
+        if self.out_wait_ms != NO_MS:
+            return self.out_wait_ms
+        wait = self.out_ts - entry_ms
+        return wait if wait > 0 else 0
 
-    def _handled(self, entry: int) -> tuple[Contribution, ...]:
-        end, o = self.ended, self.outcome
-        if end is None:
-            return ()
-        ts, _, talk_src, disposition = end
-        hold = self.hold_ms(ts)
-        if talk_src is not None:
-            talk = talk_src
-        elif o is not None and o[1] == K_ANSWERED:
-            talk = max(0, ts - o[0] - hold)
-        else:
-            return ()  # talk time unknown until the answer arrives
-        return ((ts, entry, P_HANDLED, talk, hold, disposition),)
+    def talk_ms(self, hold_ms: int) -> int:
+        """The ended call's talk time: the source's measure, else from the answer to the end
+        less the hold; :data:`NO_MS` while unknown (no answer yet)."""
+        if self.end_talk_ms != NO_MS:
+            return self.end_talk_ms
+        if self.out_kind != K_ANSWERED:
+            return NO_MS
+        talk = self.end_ts - self.out_ts - hold_ms
+        return talk if talk > 0 else 0
 
-    def _acw(self, entry: int) -> tuple[Contribution, ...]:
-        end = self.wrap_end
-        if end is None:
-            return ()
-        ts, _, acw_src = end
-        if acw_src is not None:
-            acw = acw_src
-        elif self.wrap_start is not None:
-            acw = max(0, ts - self.wrap_start[0])
-        else:
-            return ()
-        return ((ts, entry, P_ACW, acw, 0, None),)
+    def acw_ms(self) -> int:
+        """The ended wrap-up's length: the source's measure, else from its start;
+        :data:`NO_MS` while unknown."""
+        if self.wrap_end_acw_ms != NO_MS:
+            return self.wrap_end_acw_ms
+        if self.wrap_start_ts == NEVER:
+            return NO_MS
+        acw = self.wrap_end_ts - self.wrap_start_ts
+        return acw if acw > 0 else 0
+
+    # -- state bytes: the format of the tuples this record replaced --------------------------
 
     def to_state(self) -> tuple[object, ...]:
         return (
-            self.ring, self.outcome, self.ended, self.holds, self.wrap_start, self.wrap_end,
-            self.attempts, self.rnas, self.cancel, self.lost_ts, self.last_ts,
+            None if self.ring_ts == NEVER else (self.ring_ts, self.ring_id),
+            None if not self.out_kind else (self.out_ts, self.out_kind, self.out_id,
+                                            _ms_or_none(self.out_wait_ms), self.out_reason),
+            None if self.end_ts == NEVER else (self.end_ts, self.end_id,
+                                               _ms_or_none(self.end_talk_ms),
+                                               self.end_disposition),
+            self.holds,
+            None if self.wrap_start_ts == NEVER else (self.wrap_start_ts, self.wrap_start_id),
+            None if self.wrap_end_ts == NEVER else (self.wrap_end_ts, self.wrap_end_id,
+                                                    _ms_or_none(self.wrap_end_acw_ms)),
+            self.attempts, self.rnas,
+            None if self.cancel_ts == NEVER else (self.cancel_ts, self.cancel_id),
+            None if self.lost_ts == NEVER else self.lost_ts, self.last_ts,
         )
 
     @classmethod
@@ -363,22 +381,36 @@ class Call:
         c = cls()
         (ring, outcome, ended, holds, wrap_start, wrap_end, attempts, rnas, cancel, lost_ts,
          last_ts) = state
-        c.ring = _tuple(ring)
-        c.outcome = _tuple(outcome)
-        c.ended = _tuple(ended)
+        if ring is not None:
+            c.ring_ts, c.ring_id = ring
+        if outcome is not None:
+            c.out_ts, c.out_kind, c.out_id, wait, c.out_reason = outcome
+            c.out_wait_ms = _ms(wait)
+        if ended is not None:
+            c.end_ts, c.end_id, talk, c.end_disposition = ended
+            c.end_talk_ms = _ms(talk)
         c.holds = {k: (ts, bool(h)) for k, (ts, h) in holds.items()} or _NONE
-        c.wrap_start = _tuple(wrap_start)
-        c.wrap_end = _tuple(wrap_end)
+        if wrap_start is not None:
+            c.wrap_start_ts, c.wrap_start_id = wrap_start
+        if wrap_end is not None:
+            c.wrap_end_ts, c.wrap_end_id, acw = wrap_end
+            c.wrap_end_acw_ms = _ms(acw)
         c.attempts = {k: (ts, bool(r)) for k, (ts, r) in attempts.items()} or _NONE
         c.rnas = dict(rnas) or _NONE
-        c.cancel = _tuple(cancel)
-        c.lost_ts = lost_ts
+        if cancel is not None:
+            c.cancel_ts, c.cancel_id = cancel
+        c.lost_ts = NEVER if lost_ts is None else lost_ts
         c.last_ts = last_ts
         return c
 
 
-def _tuple(value: Any) -> Any:
-    return None if value is None else tuple(value)
+def _ms(value: Any) -> int:
+    return NO_MS if value is None else int(value)
+
+
+def _earlier(ts: int, eid: str, held_ts: int, held_id: str) -> bool:
+    """Whether the report ``(ts, eid)`` of a milestone comes before the one held."""
+    return ts < held_ts or (ts == held_ts and eid < held_id)
 
 
 _NONE: Final[dict[Any, Any]] = {}  # shared, never written: _put copies before the first write
@@ -391,19 +423,3 @@ def _put(d: dict[str, _V], key: str, value: _V) -> dict[str, _V]:
         d = {}
     d[key] = value
     return d
-
-
-_T = TypeVar("_T", bound=tuple[object, ...])
-
-
-def _earliest(current: _T | None, new: _T, key_len: int = 2) -> _T:
-    """The earlier of two reports of one milestone, by ``ts`` then by what identifies the event
-    (``key_len`` leading fields), so the choice does not depend on arrival order."""
-    if current is None:
-        return new
-    return new if new[:key_len] < current[:key_len] else current
-
-
-def _earlier_of(current: _T | None, other: _T | None, key_len: int = 2) -> _T | None:
-    """:func:`_earliest` of two reports of which either may be missing."""
-    return current if other is None else _earliest(current, other, key_len)

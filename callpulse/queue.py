@@ -14,13 +14,38 @@ from typing import Any, Final
 from . import erlang
 from . import events as ev
 from .agents import AGENT_STUCK_MS
-from .calls import ALL_GROUPS, CHANGES_LIVE, G_LOST, GROUPS_OF, NO_ENTRY, Call, Contribution
+from .calls import (
+    ALL_GROUPS,
+    CHANGES_LIVE,
+    G_ACW,
+    G_CALLBACKS,
+    G_HANDLED,
+    G_LOST,
+    G_OFFERED,
+    G_OUTCOME,
+    G_RNA,
+    GROUPS_OF,
+    NEVER,
+    NO_ENTRY,
+    NO_MS,
+    Call,
+)
 from .config import QueueConfig
 from .event_types import T_RINGING
 from .ring import Ring
 from .tally import (
+    CALLBACKS_FAILED,
+    CALLBACKS_REACHED,
+    K_ABANDONED,
+    LOST,
     OFFERED,
+    P_ACW,
+    P_COUNT,
+    P_HANDLED,
     P_OUTCOME,
+    RING_NO_ANSWER,
+    SHORT,
+    WITHIN_SL,
     Tally,
     bump,
     frame_keys,
@@ -158,16 +183,17 @@ class QueueState:
         """Fold ``e`` (its ``ts`` read by the caller) into one record and its contributions into
         the counters; returns whether a milestone changed."""
         # The call's entry time can move only while it has no ringing, or with a ringing; then
-        # every group may change, else only the event's own groups. The counters hold the
-        # contributions computed here; they are recomputed, not kept on the call, as keeping
-        # them cost more than 1 KB a call (about 24 MB in benchmarks/bench_memory.py).
-        groups = ALL_GROUPS if call.ring is None or type(e) is T_RINGING else GROUPS_OF[type(e)]
-        before = self._contributions(call, groups)
+        # every group may change, else only the event's own groups. The contributions are
+        # recomputed, not kept on the call, as keeping them cost more than 1 KB a call (about
+        # 24 MB in benchmarks/bench_memory.py). Most events are a milestone's first report, so
+        # their groups were empty and there is nothing to take back.
+        groups = ALL_GROUPS if call.ring_ts == NEVER or type(e) is T_RINGING \
+            else GROUPS_OF[type(e)]
+        self._post(call, groups, -1)
         call.packed = None  # last_ts moves even when no milestone does
-        if not call.record(e, ts):
-            return False
-        self._settle(call, groups, before)
-        return True
+        changed = call.record(e, ts)
+        self._post(call, groups, 1)
+        return changed
 
     def _apply_to_records(self, e: ev.CallEvent) -> bool:
         """Fold ``e`` when its call id has more than one record held (rare: an id reused, or a
@@ -207,12 +233,10 @@ class QueueState:
     def _absorb(self, call: Call, later: Call) -> None:
         """Join the record ``later`` into ``call``, moving its contributions into the counters
         as those of the joined record."""
-        before = self._contributions(call, ALL_GROUPS)
-        for facet in self._contributions(later, ALL_GROUPS):
-            for c in facet:
-                self._add(c, -1)
+        self._post(call, ALL_GROUPS, -1)
+        self._post(later, ALL_GROUPS, -1)
         call.merge(later)
-        self._settle(call, ALL_GROUPS, before)
+        self._post(call, ALL_GROUPS, 1)
 
     def keep_records(self, call_id: str, records: list[Call]) -> None:
         """Hold the records of one call id, oldest first (only the latest may be open), and
@@ -234,59 +258,81 @@ class QueueState:
         if thresholds == self.thresholds_ms:
             return
         records = [*self.calls.values(), *(c for cs in self.earlier.values() for c in cs)]
-        before = [self._contributions(call, ALL_GROUPS) for call in records]
+        for call in records:
+            self._post(call, ALL_GROUPS, -1)
         self.thresholds_ms = thresholds
-        for call, old in zip(records, before, strict=True):
-            self._settle(call, ALL_GROUPS, old)
+        for call in records:
+            self._post(call, ALL_GROUPS, 1)
 
-    def _contributions(
-        self, call: Call, groups: tuple[int, ...],
-    ) -> list[tuple[Contribution, ...]]:
-        """The call's contributions in ``groups`` (none while its entry time is unknown),
-        computed from its record."""
+    def _post(self, call: Call, groups: tuple[int, ...], sign: int) -> None:
+        """Add (``sign`` 1) or take back (-1) the call's contributions in ``groups`` (none while
+        its entry time is unknown), computed from its record. Each is added at its own time in
+        the sliding windows and `today`, and at the call's entry time in the intervals."""
         entry = call.entry_ms()
         if entry == NO_ENTRY:
-            return [()] * len(groups)
-        threshold_ms, short_ms = self.thresholds_ms
-        return [call.facet(g, entry, threshold_ms, short_ms) for g in groups]
-
-    def _settle(
-        self, call: Call, groups: tuple[int, ...], before: list[tuple[Contribution, ...]],
-    ) -> None:
-        """Replace the call's contributions ``before`` a change by its contributions now, in
-        ``groups`` (the only ones the change can touch)."""
-        entry = call.entry_ms()
-        threshold_ms, short_ms = self.thresholds_ms
-        # (An index, not zip: compiled, zip is the generic iterator protocol, on every event.)
+            return
+        # (An index, not a for loop over the tuple: compiled, that is the iterator protocol.)
         for i in range(len(groups)):
-            old = before[i]
-            new = () if entry == NO_ENTRY else call.facet(groups[i], entry, threshold_ms, short_ms)
-            # (Most groups are empty before and after, and () is one object: the identity test
-            # spares the generic comparison.)
-            if old is not new and old != new:
-                for c in old:
-                    self._add(c, -1)
-                for c in new:
-                    self._add(c, 1)
+            group = groups[i]
+            # Most groups of most calls are empty: each test says so before any work.
+            if group == G_OFFERED:
+                self._add(entry, entry, P_COUNT, OFFERED, 0, None, sign)
+            elif group == G_OUTCOME:
+                if call.out_kind:
+                    self._post_outcome(call, entry, sign)
+            elif group == G_HANDLED:
+                if call.end_ts != NEVER:
+                    hold = call.hold_ms(call.end_ts)
+                    talk = call.talk_ms(hold)
+                    if talk != NO_MS:  # else unknown until the answer arrives
+                        self._add(call.end_ts, entry, P_HANDLED, talk, hold,
+                                  call.end_disposition, sign)
+            elif group == G_ACW:
+                if call.wrap_end_ts != NEVER:
+                    acw = call.acw_ms()
+                    if acw != NO_MS:
+                        self._add(call.wrap_end_ts, entry, P_ACW, acw, 0, None, sign)
+            elif group == G_CALLBACKS:
+                for ts, reached in call.attempts.values():
+                    self._add(ts, entry, P_COUNT,
+                              CALLBACKS_REACHED if reached else CALLBACKS_FAILED, 0, None, sign)
+            elif group == G_RNA:
+                for ts in call.rnas.values():
+                    self._add(ts, entry, P_COUNT, RING_NO_ANSWER, 0, None, sign)
+            elif call.lost_ts != NEVER and not call.out_kind:  # an outcome after all: not lost
+                self._add(call.lost_ts, entry, P_COUNT, LOST, 0, None, sign)
+
+    def _post_outcome(self, call: Call, entry: int, sign: int) -> None:
+        wait = call.wait_ms(entry)
+        kind = call.out_kind
+        flags = kind
+        threshold_ms, short_ms = self.thresholds_ms
+        if wait <= threshold_ms:
+            flags |= WITHIN_SL
+        if kind == K_ABANDONED and wait <= short_ms:
+            flags |= SHORT
+        self._add(call.out_ts, entry, P_OUTCOME, wait, flags, call.out_reason, sign)
 
     def _track(self, call_id: str, call: Call) -> None:
         """Update the live values (waiting calls, the callback backlog) from the latest record
         of ``call_id``; records kept from before it are finished."""
         # (`in` then `del`, not pop(key, None), which compiles to a generic method call.)
-        if call.ring is not None and call.is_waiting():
-            self.waiting[call_id] = call.ring[0]
+        if call.is_waiting():
+            self.waiting[call_id] = call.ring_ts
         elif call_id in self.waiting:
             del self.waiting[call_id]
         since = call.backlog_since()
-        if since is not None:
+        if since != NEVER:
             self.backlog[call_id] = since
         elif call_id in self.backlog:
             del self.backlog[call_id]
 
-    def _add(self, c: Contribution, sign: int) -> None:
-        """Add (``sign`` 1) or take back (-1) one contribution in the ring, `today` and its
-        interval (:func:`callpulse.tally.post`)."""
-        ts, entry, code, x, y, label = c
+    def _add(
+        self, ts: int, entry: int, code: int, x: int, y: int, label: str | None, sign: int,
+    ) -> None:
+        """Add (``sign`` 1) or take back (-1) one contribution (``code``, ``x``, ``y`` and
+        ``label`` as :func:`callpulse.tally.post` reads them) in the ring and `today` at ``ts``,
+        and in the interval of ``entry``."""
         self.ring.add(ts, code, x, y, label, sign)
         start, end = self.today_bounds
         if ts >= end:
@@ -341,25 +387,24 @@ class QueueState:
         # (The quiet ones are picked in one pass over the dict, before any change to it: a
         # copy of every item, most of them skipped, was most of a sweep's cost.)
         quiet = [(call_id, call) for call_id, call in self.calls.items()
-                 if call.last_ts < recent_ms or (call.outcome is None and call.ring is not None)]
+                 if call.last_ts < recent_ms or (not call.out_kind and call.ring_ts != NEVER)]
         for call_id, call in quiet:
             if call.is_waiting():
-                lost_at = call.ring[0] + max_wait_ms  # type: ignore[index]
+                lost_at = call.ring_ts + max_wait_ms
                 if lost_at >= settled:
                     continue
-                before = self._contributions(call, (G_LOST,))
-                call.lost_ts = call.last_ts = lost_at
+                call.lost_ts = call.last_ts = lost_at  # (a waiting call was not lost before)
                 call.packed = None
-                self._settle(call, (G_LOST,), before)
+                self._post(call, (G_LOST,), 1)
                 self._track(call_id, call)
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
-                since = call.backlog_since()
-                limit = max_callback_ms if since is not None else AGENT_STUCK_MS
+                in_backlog = call.backlog_since() != NEVER
+                limit = max_callback_ms if in_backlog else AGENT_STUCK_MS
                 if call.last_ts + limit >= settled:
                     continue
-                bump(self.janitor, "expired_callbacks" if since is not None else "stale_calls", 1)
+                bump(self.janitor, "expired_callbacks" if in_backlog else "stale_calls", 1)
                 self.backlog.pop(call_id, None)
             elif not self._final(call, settled):
                 continue  # an event may still join it (see apply)
