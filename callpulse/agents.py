@@ -169,8 +169,9 @@ class AgentStatus:
             self.reason, self.since, self.team)
         return other
 
-    def transition(self, e: ev.AnyEvent) -> None:
-        """Apply one event's effect on the present (no accounting)."""
+    def transition(self, e: ev.AnyEvent, ts: int) -> None:
+        """Apply the effect on the present (no accounting) of one event, whose ``ts`` the
+        caller has read."""
         before = self.state()
         # Exact types (event types are final): isinstance on msgspec Structs costs several
         # times more, and this runs for every agent event. The ignores below are for mypy,
@@ -206,7 +207,7 @@ class AgentStatus:
             elif t is T_WRAPUP_STARTED:
                 self.activity, self.call = WRAP_UP, e.call_id  # type: ignore[union-attr]
         if self.state() != before:
-            self.since = e.ts
+            self.since = ts
 
 
 class AgentState:
@@ -247,7 +248,11 @@ class AgentState:
     def apply(self, e: ev.AnyEvent) -> bool:
         """Buffer one agent event (or call event naming this agent); returns False for a
         duplicate."""
-        ts, eid = e.ts, e.id
+        return self.take(e, e.ts, e.id)
+
+    def take(self, e: ev.AnyEvent, ts: int, eid: str) -> bool:
+        """:meth:`apply` for an event whose ``ts`` and ``id`` the caller has read (the engine:
+        a msgspec event's attribute costs a generic lookup each read)."""
         if eid in self.recent:
             return False
         pending = self.pending
@@ -255,7 +260,7 @@ class AgentState:
         if last is None or ts > last[0] or (ts == last[0] and eid > last[1]):
             pending.append((ts, eid, e))  # the usual case: the newest so far
             if self.present_status is not None:
-                self.present_status.transition(e)
+                self.present_status.transition(e, ts)
         else:
             # (ts, id) sorts before its own item, so this finds a duplicate's place.
             at = bisect.bisect_left(pending, (ts, eid))
@@ -310,7 +315,7 @@ class AgentState:
         self.recent[eid] = ts
         if ts > self.last_event_ms:
             self.last_event_ms = ts
-        self.status.transition(e)
+        self.status.transition(e, ts)
         field = _count_field(type(e))
         if field < 0:
             return
@@ -405,8 +410,8 @@ class AgentState:
         status = self.present_status
         if status is None:
             status = self.present_status = self.status.copy()
-            for _, _, e in self.pending:
-                status.transition(e)
+            for ts, _, e in self.pending:
+                status.transition(e, ts)
         return status
 
     def snapshot(self, now_ms: int) -> dict[str, object]:

@@ -145,11 +145,10 @@ class Call:
         # (the queue, on an event or a loss) clears it.
         self.packed: bytes | None = None
 
-    def record(self, e: ev.CallEvent, ts: int) -> bool:
-        """Fold one event, whose ``ts`` its caller has read already, into the record
+    def record(self, e: ev.CallEvent, ts: int, eid: str) -> bool:
+        """Fold one event, whose ``ts`` and ``id`` its caller has read already, into the record
         (idempotent, order-free); returns whether a milestone changed (a duplicate or a later
         report of a milestone changes none)."""
-        eid = e.id
         if ts > self.last_ts:
             self.last_ts = ts
         # Exact types (event types are final): isinstance on msgspec Structs costs several

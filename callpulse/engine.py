@@ -70,7 +70,15 @@ class Engine:
         if ts > self._last_ms:
             self._last_ms = ts
         route = ROUTE[type(e)]
-        tenant = e.tenant
+        if route:
+            self._route(e, ts, route)
+        if ts >= self._next_sweep_ms:
+            self.sweep(ts)
+
+    def _route(self, e: ev.AnyEvent, ts: int, route: int) -> None:
+        """Hand ``e`` to its queue and/or agent state, with the ``ts`` and ``id`` read here
+        once (each read of a msgspec event's attribute is a generic lookup)."""
+        eid, tenant = e.id, e.tenant
         # The ignores are for mypy, which cannot narrow on a type's route.
         if route & ev.TO_QUEUE:
             name = e.queue  # type: ignore[union-attr]
@@ -79,7 +87,7 @@ class Engine:
             if q is None and name not in queues:
                 q = queues[name] = self._met_queue(tenant, name)
             if q is not None:
-                q.apply(e)  # type: ignore[arg-type]
+                q.fold(e, ts, eid)  # type: ignore[arg-type]
         if route & ev.TO_AGENT:
             name = e.agent  # type: ignore[union-attr]
             agents = _by_name(self._agent_index, tenant)
@@ -87,9 +95,7 @@ class Engine:
             if a is None and name not in agents:
                 a = agents[name] = self._met_agent(tenant, name)
             if a is not None:
-                a.apply(e)
-        if ts >= self._next_sweep_ms:
-            self.sweep(ts)
+                a.take(e, ts, eid)
 
     @property
     def queues(self) -> Mapping[tuple[str, str], QueueState]:

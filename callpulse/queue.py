@@ -150,9 +150,14 @@ class QueueState:
             if offset <= self.last_offset:
                 return False
             self.last_offset = offset
-        ts, call_id = e.ts, e.call_id
+        return self.fold(e, e.ts, e.id)
+
+    def fold(self, e: ev.CallEvent, ts: int, eid: str) -> bool:
+        """:meth:`apply` without an offset, for an event whose ``ts`` and ``id`` the caller has
+        read (the engine: a msgspec event's attribute costs a generic lookup each read)."""
+        call_id = e.call_id
         if self.earlier and call_id in self.earlier:
-            if not self._apply_to_records(e):
+            if not self._apply_to_records(e, ts, eid, call_id):
                 return False
         else:
             call = self.calls.get(call_id)
@@ -163,7 +168,7 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e, ts) and type(e) in CHANGES_LIVE:
+            if self._fold(call, e, ts, eid) and type(e) in CHANGES_LIVE:
                 self._track(call_id, call)
         if ts > self.max_ts:
             self.max_ts = ts
@@ -179,8 +184,8 @@ class QueueState:
         else:
             self.earlier[call_id] = [call]
 
-    def _fold(self, call: Call, e: ev.CallEvent, ts: int) -> bool:
-        """Fold ``e`` (its ``ts`` read by the caller) into one record and its contributions into
+    def _fold(self, call: Call, e: ev.CallEvent, ts: int, eid: str) -> bool:
+        """Fold ``e`` (its ``ts`` and ``id`` read by the caller) into one record and its contributions into
         the counters; returns whether a milestone changed."""
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups. The contributions are
@@ -191,31 +196,31 @@ class QueueState:
             else GROUPS_OF[type(e)]
         self._post(call, groups, -1)
         call.packed = None  # last_ts moves even when no milestone does
-        changed = call.record(e, ts)
+        changed = call.record(e, ts, eid)
         self._post(call, groups, 1)
         return changed
 
-    def _apply_to_records(self, e: ev.CallEvent) -> bool:
+    def _apply_to_records(self, e: ev.CallEvent, ts: int, eid: str, call_id: str) -> bool:
         """Fold ``e`` when its call id has more than one record held (rare: an id reused, or a
         callback long after its item closed). The records are in time order and only the
         latest may be open; ``e`` joins the last record that starts at or before it if that
         record reaches it, else starts a record of its own; then each record that reaches the
         start of the next absorbs it, as the ordered stream would have kept them one."""
-        ts, call_id, grace = e.ts, e.call_id, self.params.grace_ms
+        grace = self.params.grace_ms
         records = self.earlier.pop(call_id)
         records.append(self.calls.pop(call_id))
         i = len(records) - 1
         while i >= 0 and records[i].first_ms() > ts:
             i -= 1
         if i >= 0 and records[i].reaches(ts, grace):
-            self._fold(records[i], e, ts)
+            self._fold(records[i], e, ts, eid)
         elif i == len(records) - 1 and self._final(records[i], ts - grace):
             # Past the last record's reach by more than the grace: no event yet to come can
             # join any of them (it would fall before the last record, over the grace late).
             for call in records:
                 self._drop(call)
             records = [Call()]
-            self._fold(records[0], e, ts)
+            self._fold(records[0], e, ts, eid)
             i = 0
         elif ts < self._oldest_held_ms():
             self.keep_records(call_id, records)
@@ -224,7 +229,7 @@ class QueueState:
         else:
             i += 1
             records.insert(i, Call())
-            self._fold(records[i], e, ts)
+            self._fold(records[i], e, ts, eid)
         while 0 <= i < len(records) - 1 and records[i].reaches(records[i + 1].first_ms(), grace):
             self._absorb(records[i], records.pop(i + 1))
         self.keep_records(call_id, records)

@@ -83,8 +83,8 @@ def test_the_present_kept_between_calls_equals_the_buffer_replayed(data: st.Data
         a = agents.setdefault(name, AgentState("default", name, Calendar("UTC", 0, 900_000)))
         a.apply(e)
         replayed = a.status.copy()
-        for _, _, buffered in a.pending:
-            replayed.transition(buffered)
+        for ts, _, buffered in a.pending:
+            replayed.transition(buffered, ts)
         assert _fields(a.present()) == _fields(replayed)
         if data.draw(st.integers(0, 9)) == 0:  # the janitor, at times after a stuck call
             a.sweep(e.ts + data.draw(st.sampled_from((0, 30_000, 120_000, 9 * 3_600_000))))
