@@ -69,10 +69,6 @@ A_AVAILABLE: Final = 7
 A_RNA: Final = 8
 A_SALES: Final = 9
 A_WRAPUPS: Final = 10
-_TIME_FIELD: Final = {
-    AVAILABLE: A_AVAILABLE, NOT_READY: A_NOT_READY, ON_CALL: A_TALK, ON_HOLD: A_HOLD,
-    WRAP_UP: A_WRAPUP,
-}
 _EVENT_CODEC: Final = msgspec.msgpack.Decoder(ev.AnyEvent)
 
 
@@ -160,6 +156,21 @@ class AgentStatus:
         if self.activity != IDLE:
             return self.activity
         return NOT_READY if self.paused else AVAILABLE
+
+    def time_field(self) -> int:
+        """The tally field that time in the present state adds to (-1 for none), as
+        :meth:`state` would name it (compiled, string comparisons cost a fraction of a
+        dictionary lookup, and this runs for every event an agent commits)."""
+        if not self.logged_in:
+            return -1
+        activity = self.activity
+        if activity == IDLE:
+            return A_NOT_READY if self.paused else A_AVAILABLE
+        if activity == ON_CALL:
+            return A_TALK
+        if activity == ON_HOLD:
+            return A_HOLD
+        return A_WRAPUP if activity == WRAP_UP else -1
 
     def copy(self) -> AgentStatus:
         other = AgentStatus()
@@ -284,7 +295,10 @@ class AgentState:
             self._commit(ts, eid, e)
             n += 1
         if n:
-            del pending[:n]
+            if n == 1:
+                pending.pop(0)  # (compiled, a slice deletion builds a slice object)
+            else:
+                del pending[:n]
             if not pending:
                 self.present_status = None  # the status itself is the present now
             self._forget_before(ts_ms - self.grace_ms)
@@ -320,7 +334,8 @@ class AgentState:
         if field < 0:
             return
         disposition = e.disposition if field == A_HANDLED else None  # type: ignore[union-attr]
-        sale = A_SALES if disposition == "sale" else -1
+        # (Tested for None first: compiled, == on an optional str is the generic comparison.)
+        sale = A_SALES if disposition is not None and disposition == "sale" else -1
         interval = self._interval_tally(clock)
         _count(interval, field, 1, sale, 1)
         if disposition is not None:
@@ -362,7 +377,7 @@ class AgentState:
         self.clock_ms = until_ms
         if t is None or not self.status.logged_in:
             return
-        field = _TIME_FIELD.get(self.status.state(), -1)
+        field = self.status.time_field()
         while t < until_ms:
             tally = self._interval_tally(t)
             end = self.open_end if self.open_end < until_ms else until_ms

@@ -410,14 +410,16 @@ class QueueState:
                 if call.last_ts + limit >= settled:
                     continue
                 bump(self.janitor, "expired_callbacks" if in_backlog else "stale_calls", 1)
-                self.backlog.pop(call_id, None)
+                if call_id in self.backlog:
+                    del self.backlog[call_id]
             elif not self._final(call, settled):
                 continue  # an event may still join it (see apply)
             else:
                 self._drop(call)
             # Records before the latest end earlier still: no event can join them any more.
-            for earlier in self.earlier.pop(call_id, ()):
-                self._drop(earlier)
+            if self.earlier and call_id in self.earlier:
+                for earlier in self.earlier.pop(call_id):
+                    self._drop(earlier)
             del self.calls[call_id]
             changed = True
         for call_id, records in list(self.earlier.items()):

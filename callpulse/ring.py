@@ -81,9 +81,14 @@ class Ring:
 
     def _store(self, slot: int, v: Counts) -> None:
         cols = self.cols
+        # An unused slot holds zeros in every column: only the other fields need writing (a
+        # bucket has a few; each write to a compact array is a generic call).
+        clean = not self.used[slot]
         self.used[slot] = 1
         for field in range(NF):
             value = v[field]
+            if clean and value == 0:
+                continue
             col = cols[field]
             try:
                 col[slot] = value
