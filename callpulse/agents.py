@@ -51,6 +51,9 @@ QUEUE_BUCKET: Final = {
     WRAP_UP: "wrap_up", NOT_READY: "not_ready",
 }
 AGENT_STUCK_MS: Final = 8 * 3600 * 1000
+# AgentState.clock_ms before any time is accounted: before every time, and a machine integer
+# (an optional int is boxed at every store).
+NO_CLOCK: Final = -(1 << 62)
 MAX_PENDING: Final = 10_000
 
 # The agent tally's fields; times are milliseconds of time in state.
@@ -240,7 +243,7 @@ class AgentState:
         self.grace_ms = grace_ms
         self.keep_intervals_ms = keep_intervals_ms
         self.status = AgentStatus()
-        self.clock_ms: int | None = None  # time accounted up to here
+        self.clock_ms = NO_CLOCK  # time accounted up to here
         self.last_event_ms = 0
         self.max_ts = -(1 << 62)
         self.pending: list[tuple[int, str, ev.AnyEvent]] = []
@@ -267,8 +270,12 @@ class AgentState:
         if eid in self.recent:
             return False
         pending = self.pending
-        last = pending[-1] if pending else None
-        if last is None or ts > last[0] or (ts == last[0] and eid > last[1]):
+        # (The last item read as fields: compiled, an optional tuple is boxed anew.)
+        newest = not pending
+        if not newest:
+            last_ts, last_id, _ = pending[-1]
+            newest = ts > last_ts or (ts == last_ts and eid > last_id)
+        if newest:
             pending.append((ts, eid, e))  # the usual case: the newest so far
             if self.present_status is not None:
                 self.present_status.transition(e, ts)
@@ -295,8 +302,9 @@ class AgentState:
             self._commit(ts, eid, e)
             n += 1
         if n:
-            if n == 1:
-                pending.pop(0)  # (compiled, a slice deletion builds a slice object)
+            if n <= 8:  # most often one (compiled, a slice deletion builds a slice object)
+                for _ in range(n):
+                    pending.pop(0)
             else:
                 del pending[:n]
             if not pending:
@@ -321,7 +329,7 @@ class AgentState:
         """Apply one buffered event (its ``ts`` and ``id`` as buffered: an event's attributes
         are read through the generic protocol, the tuple's natively)."""
         clock = self.clock_ms
-        if clock is not None and ts < clock:
+        if ts < clock:
             bump(self.janitor, "late", 1)  # beyond the grace: keep its effect, not its time
         else:
             self._account(ts)
@@ -375,7 +383,7 @@ class AgentState:
         """Add the time since the clock to the current state, split at interval borders."""
         t = self.clock_ms
         self.clock_ms = until_ms
-        if t is None or not self.status.logged_in:
+        if t == NO_CLOCK or not self.status.logged_in:
             return
         field = self.status.time_field()
         while t < until_ms:
@@ -392,7 +400,7 @@ class AgentState:
         """Apply every buffered event, then account time up to ``until_ms`` (end of a report:
         an agent still logged in is counted up to it)."""
         self._commit_until(1 << 62)
-        if until_ms is not None and (self.clock_ms is None or until_ms > self.clock_ms):
+        if until_ms is not None and until_ms > self.clock_ms:
             self._account(until_ms)
 
     def sweep(self, now_ms: int) -> bool:
@@ -404,7 +412,7 @@ class AgentState:
         if s.activity in (ON_CALL, ON_HOLD) and now_ms - self.last_event_ms > AGENT_STUCK_MS \
                 and not self.pending:
             reset_at = self.last_event_ms + AGENT_STUCK_MS
-            self._account(max(reset_at, self.clock_ms or reset_at))
+            self._account(max(reset_at, self.clock_ms))
             s.activity, s.call, s.since = IDLE, None, reset_at
             bump(self.janitor, "stuck_resets", 1)
             changed = True
@@ -448,7 +456,7 @@ class AgentState:
         return (
             (s.logged_in, list(s.queues), s.name, s.team, s.paused, s.reason, s.activity, s.call,
              s.since),
-            self.clock_ms, self.last_event_ms, self.max_ts,
+            None if self.clock_ms == NO_CLOCK else self.clock_ms, self.last_event_ms, self.max_ts,
             [msgspec.msgpack.encode(e) for _, _, e in self.pending], self.recent,
             (list(self.today.v), self.today.dispositions), self.today_bounds,
             {k: (list(t.v), t.dispositions) for k, t in self.intervals.items()}, self.janitor,
@@ -461,7 +469,8 @@ class AgentState:
         (s.logged_in, queues, s.name, s.team, s.paused, s.reason, s.activity, s.call,
          s.since) = status
         s.queues = tuple(queues)
-        self.clock_ms, self.last_event_ms, self.max_ts = clock, last, max_ts
+        self.clock_ms = NO_CLOCK if clock is None else clock
+        self.last_event_ms, self.max_ts = last, max_ts
         decoded = [_EVENT_CODEC.decode(raw) for raw in pending]
         self.pending = [(e.ts, e.id, e) for e in decoded]
         self.present_status = None
