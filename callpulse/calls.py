@@ -88,7 +88,20 @@ def _outcome_kind(t: type) -> int:
 
 
 def _secs_ms(seconds: float | None) -> int:
-    return NO_MS if seconds is None else round(seconds * 1000)
+    """A source's duration in milliseconds, rounded as ``round`` does (half to even), or
+    :data:`NO_MS` when it sent none."""
+    if seconds is None:
+        return NO_MS
+    ms = seconds * 1000
+    if not 0 <= ms < 1e15:
+        return round(ms)
+    # (Compiled, round() is a generic call; this is the same for these values: int()
+    # truncates, and the fraction of a double below 2**52 is exact.)
+    whole = int(ms)
+    fraction = ms - whole
+    if fraction > 0.5 or (fraction == 0.5 and whole % 2 == 1):
+        whole += 1
+    return whole
 
 
 def _ms_or_none(ms: int) -> int | None:

@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from callpulse import events as ev
+from callpulse.calls import _secs_ms
 from callpulse.config import QueueConfig
 from callpulse.queue import QueueParams, QueueState
 from callpulse.tally import (
@@ -599,3 +600,11 @@ def test_rounded_is_round_on_any_float(x: float, digits: int) -> None:
 def test_rounded_refuses_digits_it_cannot_do(digits: int) -> None:
     with pytest.raises(ValueError, match="digits"):
         rounded(0.5, digits)
+
+
+@given(seconds=st.floats(min_value=0, max_value=1e7) | st.integers(0, 10**7).map(lambda n: n / 2000)
+       | st.floats(min_value=-1e300, max_value=1e300))
+@example(seconds=0.0025)  # 2.5 ms: an exact tie, rounded half to even
+@example(seconds=0.0035)
+def test_source_durations_round_to_ms_as_round_does(seconds: float) -> None:
+    assert _secs_ms(seconds) == round(seconds * 1000)
