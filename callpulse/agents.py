@@ -317,16 +317,13 @@ class AgentState:
         order applied, which is time order but for late events, so the oldest come first:
         the cost is the ids dropped, not the ids kept (a busy agent keeps hundreds)."""
         recent = self.recent
-        while recent:
-            # The oldest id: the first key (a loop over the keys, left at once, reads it with
-            # no list of them; usually one goes, and the next stays).
-            oldest = ""
-            for eid in recent:
-                oldest = eid
+        old = []
+        for eid, ts in recent.items():
+            if ts >= horizon_ms:
                 break
-            if recent[oldest] >= horizon_ms:
-                return
-            del recent[oldest]
+            old.append(eid)
+        for eid in old:
+            del recent[eid]
 
     def _commit(self, ts: int, eid: str, e: ev.AnyEvent) -> None:
         """Apply one buffered event (its ``ts`` and ``id`` as buffered: an event's attributes

@@ -89,7 +89,6 @@ class QueueState:
         "calls",
         "cfg",
         "earlier",
-        "floor_interval",
         "interval_floor_ms",
         "intervals",
         "janitor",
@@ -123,7 +122,6 @@ class QueueState:
         self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
         self.intervals: dict[int, Tally] = {}
         self.interval_floor_ms = -(1 << 62)
-        self.floor_interval = (0, 0)  # the interval of the last sweep's now - keep (a cache)
         # The interval last counted into, [open_start, open_end), and its tally: most calls
         # entered in it, which spares the calendar and the dict.
         self.open_start, self.open_end, self.open_tally = 0, 0, Tally()
@@ -437,12 +435,7 @@ class QueueState:
                     del self.earlier[call_id]
         keep = self.params.keep_intervals_ms
         if keep is not None:
-            # The interval of ``now - keep`` changes every interval, not every sweep; asking
-            # the calendar each time evicted the interval of the events from its cache.
-            start, end = self.floor_interval
-            if not start <= now_ms - keep < end:
-                self.floor_interval = self.calendar.interval(now_ms - keep)
-            floor = self.floor_interval[0]
+            floor = self.calendar.interval_start(now_ms - keep)
             changed = changed or floor != self.interval_floor_ms
             self.interval_floor_ms = floor
             for start in [s for s in self.intervals if s < floor]:
