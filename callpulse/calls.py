@@ -51,26 +51,37 @@ G_CALLBACKS: Final = 4
 G_RNA: Final = 5
 G_LOST: Final = 6
 ALL_GROUPS: Final = tuple(range(7))
-# The groups an event of each type can change while the call's entry time stays the same
-# (a new entry time changes every group). Every outcome also moves the handled group: talk time
-# runs from the answer, and an earlier outcome of another kind replacing an answer takes the
-# answer's talk time away.
-_OUTCOME_GROUPS: Final = (G_OUTCOME, G_HANDLED, G_LOST)
-GROUPS_OF: Final[dict[type, tuple[int, ...]]] = {
-    ev.Ringing: (), ev.Answered: _OUTCOME_GROUPS, ev.Abandoned: _OUTCOME_GROUPS,
-    ev.VoicemailLeft: _OUTCOME_GROUPS, ev.CallbackRequested: _OUTCOME_GROUPS,
-    ev.FlowedOut: _OUTCOME_GROUPS,
-    ev.Ended: (G_HANDLED,), ev.Hold: (G_HANDLED,), ev.Unhold: (G_HANDLED,),
-    ev.WrapupStarted: (G_ACW,), ev.WrapupEnded: (G_ACW,), ev.CallbackAttempted: (G_CALLBACKS,),
-    ev.CallbackCancelled: (), ev.RingNoAnswer: (G_RNA,),
-}
+# The groups each event type can change (see groups_of), typed as tuples of any length (see
+# callpulse.tally._COUNTER_OF).
+_OUTCOME_GROUPS: Final[tuple[int, ...]] = (G_OUTCOME, G_HANDLED, G_LOST)
+_HANDLED_GROUPS: Final[tuple[int, ...]] = (G_HANDLED,)
+_ACW_GROUPS: Final[tuple[int, ...]] = (G_ACW,)
+_CALLBACK_GROUPS: Final[tuple[int, ...]] = (G_CALLBACKS,)
+_RNA_GROUPS: Final[tuple[int, ...]] = (G_RNA,)
+_NO_GROUPS: Final[tuple[int, ...]] = ()
 
-# The event types that can change whether a call waits or is an open callback item (see
-# QueueState._track); the others (talk, hold, wrap-up, ring no answer) cannot.
-CHANGES_LIVE: Final = frozenset({
-    ev.Ringing, ev.Answered, ev.Abandoned, ev.VoicemailLeft, ev.CallbackRequested, ev.FlowedOut,
-    ev.CallbackAttempted, ev.CallbackCancelled,
-})
+
+def groups_of(t: type) -> tuple[int, ...]:
+    """The groups an event of type ``t`` can change while the call's entry time stays the same
+    (a new entry time changes every group). Every outcome also moves the handled group: talk
+    time runs from the answer, and an earlier outcome of another kind replacing an answer takes
+    the answer's talk time away. (Identity tests, as in :func:`_outcome_kind`.)"""
+    if _outcome_kind(t):
+        return _OUTCOME_GROUPS
+    if t is T_ENDED or t is T_HOLD or t is T_UNHOLD:
+        return _HANDLED_GROUPS
+    if t is T_WRAPUP_ENDED or t is T_WRAPUP_STARTED:
+        return _ACW_GROUPS
+    if t is T_CALLBACK_ATTEMPTED:
+        return _CALLBACK_GROUPS
+    return _RNA_GROUPS if t is T_RING_NO_ANSWER else _NO_GROUPS  # ringing, a cancellation
+
+
+def changes_live(t: type) -> bool:
+    """Whether an event of type ``t`` can change whether a call waits or is an open callback
+    item (see QueueState._track); the others (talk, hold, wrap-up, ring no answer) cannot."""
+    return t is T_RINGING or _outcome_kind(t) != 0 or t is T_CALLBACK_ATTEMPTED \
+        or t is T_CALLBACK_CANCELLED
 
 
 def _outcome_kind(t: type) -> int:

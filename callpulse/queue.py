@@ -16,7 +16,6 @@ from . import events as ev
 from .agents import AGENT_STUCK_MS
 from .calls import (
     ALL_GROUPS,
-    CHANGES_LIVE,
     G_ACW,
     G_CALLBACKS,
     G_HANDLED,
@@ -24,11 +23,12 @@ from .calls import (
     G_OFFERED,
     G_OUTCOME,
     G_RNA,
-    GROUPS_OF,
     NEVER,
     NO_ENTRY,
     NO_MS,
     Call,
+    changes_live,
+    groups_of,
 )
 from .config import QueueConfig
 from .event_types import T_RINGING
@@ -168,7 +168,7 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e, ts, eid) and type(e) in CHANGES_LIVE:
+            if self._fold(call, e, ts, eid) and changes_live(type(e)):
                 self._track(call_id, call)
         if ts > self.max_ts:
             self.max_ts = ts
@@ -193,7 +193,7 @@ class QueueState:
         # 24 MB in benchmarks/bench_memory.py). Most events are a milestone's first report, so
         # their groups were empty and there is nothing to take back.
         groups = ALL_GROUPS if call.ring_ts == NEVER or type(e) is T_RINGING \
-            else GROUPS_OF[type(e)]
+            else groups_of(type(e))
         self._post(call, groups, -1)
         call.packed = None  # last_ts moves even when no milestone does
         changed = call.record(e, ts, eid)
