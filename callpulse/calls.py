@@ -132,8 +132,8 @@ class Call:
     __slots__ = (
         "attempts", "cancel_id", "cancel_ts", "end_disposition", "end_id", "end_talk_ms",
         "end_ts", "holds", "last_ts", "lost_ts", "out_id", "out_kind", "out_reason", "out_ts",
-        "out_wait_ms", "packed", "ring_id", "ring_ts", "rnas", "wrap_end_acw_ms", "wrap_end_id",
-        "wrap_end_ts", "wrap_start_id", "wrap_start_ts",
+        "out_wait_ms", "packed", "ring_id", "ring_ts", "rnas", "sweep_after_ms", "wrap_end_acw_ms",
+        "wrap_end_id", "wrap_end_ts", "wrap_start_id", "wrap_start_ts",
     )
 
     def __init__(self) -> None:
@@ -164,10 +164,18 @@ class Call:
         self.rnas: dict[str, int] = _NONE
         self.lost_ts = NEVER
         self.last_ts = 0
-        # The record as encoded for the state bytes (callpulse.codec), until it changes: most
-        # calls a queue holds do not change between two stores. Whoever changes the record
-        # (the queue, on an event or a loss) clears it.
+        # What is derived from the record until it changes; whoever changes it (the queue, on
+        # an event or a loss) calls changed(). The record as encoded for the state bytes
+        # (callpulse.codec): most calls a queue holds do not change between two stores.
         self.packed: bytes | None = None
+        # The queue's sweep leaves this record alone while its settled time is at most this:
+        # it found nothing to do before then (QueueState.sweep).
+        self.sweep_after_ms = 0
+
+    def changed(self) -> None:
+        """Forget what was derived from the record (it changed)."""
+        self.packed = None
+        self.sweep_after_ms = 0
 
     def record(self, e: ev.CallEvent, ts: int, eid: str) -> bool:
         """Fold one event, whose ``ts`` and ``id`` its caller has read already, into the record
@@ -334,7 +342,7 @@ class Call:
         if other.lost_ts < self.lost_ts:
             self.lost_ts = other.lost_ts
         self.last_ts = max(self.last_ts, other.last_ts)
-        self.packed = None
+        self.changed()
 
     def hold_ms(self, until_ms: int) -> int:
         """Time on hold: holds paired with the next unhold, an open hold runs to ``until_ms``."""

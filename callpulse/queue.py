@@ -195,7 +195,7 @@ class QueueState:
         groups = ALL_GROUPS if call.ring_ts == NEVER or type(e) is T_RINGING \
             else groups_of(type(e))
         self._post(call, groups, -1)
-        call.packed = None  # last_ts moves even when no milestone does
+        call.changed()  # last_ts moves even when no milestone does
         changed = call.record(e, ts, eid)
         self._post(call, groups, 1)
         return changed
@@ -260,6 +260,8 @@ class QueueState:
             raise ValueError("a queue's time zone and day start cannot change on a live state")
         thresholds = (cfg.sl_threshold_ms, cfg.short_abandon_ms)
         self.cfg = cfg
+        for call in self.calls.values():
+            call.sweep_after_ms = 0  # the sweep's deferrals assumed the old limits
         if thresholds == self.thresholds_ms:
             return
         records = [*self.calls.values(), *(c for cs in self.earlier.values() for c in cs)]
@@ -391,15 +393,20 @@ class QueueState:
         changed = False
         # (The quiet ones are picked in one pass over the dict, before any change to it: a
         # copy of every item, most of them skipped, was most of a sweep's cost.)
+        # A record a sweep left for later (Call.sweep_after_ms) is skipped until then: the
+        # decision depends only on the record, the thresholds and the settled time, and a
+        # change to the record or the thresholds resets it.
         quiet = [(call_id, call) for call_id, call in self.calls.items()
-                 if call.last_ts < recent_ms or (not call.out_kind and call.ring_ts != NEVER)]
+                 if call.sweep_after_ms < settled and (
+                     call.last_ts < recent_ms or (not call.out_kind and call.ring_ts != NEVER))]
         for call_id, call in quiet:
             if call.is_waiting():
                 lost_at = call.ring_ts + max_wait_ms
                 if lost_at >= settled:
+                    call.sweep_after_ms = lost_at
                     continue
                 call.lost_ts = call.last_ts = lost_at  # (a waiting call was not lost before)
-                call.packed = None
+                call.changed()
                 self._post(call, (G_LOST,), 1)
                 self._track(call_id, call)
                 changed = True
@@ -408,12 +415,15 @@ class QueueState:
                 in_backlog = call.backlog_since() != NEVER
                 limit = max_callback_ms if in_backlog else AGENT_STUCK_MS
                 if call.last_ts + limit >= settled:
+                    call.sweep_after_ms = call.last_ts + limit
                     continue
                 bump(self.janitor, "expired_callbacks" if in_backlog else "stale_calls", 1)
                 if call_id in self.backlog:
                     del self.backlog[call_id]
             elif not self._final(call, settled):
-                continue  # an event may still join it (see apply)
+                # An event may still join it (see apply).
+                call.sweep_after_ms = call.last_ts + call.final_after_ms(self.params.grace_ms)
+                continue
             else:
                 self._drop(call)
             # Records before the latest end earlier still: no event can join them any more.

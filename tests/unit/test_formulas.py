@@ -546,6 +546,25 @@ def test_lost_follows_the_queue_max_wait() -> None:
     assert q.intervals[T0].v[LOST] == 2
 
 
+def test_a_record_the_sweep_left_for_later_is_looked_at_again_once_it_changes() -> None:
+    # A callback item is left alone by the sweep until its age limit (7 days)...
+    q = queue(events=[ringing("c", T0), voicemail("c", T0 + 5 * S)])
+    q.sweep(T0 + 3_600 * S)
+    assert "c" in q.calls and q.calls["c"].sweep_after_ms > T0 + 86_400 * S
+    # ...but an attempt that reaches the caller closes it: it is dropped once final.
+    q.apply(attempt("c", T0 + 3_610 * S, "reached"))
+    q.sweep(T0 + 3_800 * S)
+    assert "c" not in q.calls and q.live(T0 + 3_800 * S)["callbacks_pending"] == 0
+
+
+def test_a_new_max_wait_applies_to_calls_the_sweep_left_for_later() -> None:
+    q = queue(events=[ringing("c", T0)])
+    q.sweep(T0 + 300 * S)  # under the default 4 h: left for later
+    q.reconfigure(QueueConfig(max_wait_s=600))
+    q.sweep(T0 + 700 * S)
+    assert q.intervals[T0].v[LOST] == 1 and q.live(T0 + 700 * S)["waiting"] == 0
+
+
 def test_answered_call_is_never_lost() -> None:
     q = queue(QueueConfig(max_wait_s=600), [ringing("c", T0), answered("c", T0 + 10 * S)])
     q.sweep(T0 + 7_200 * S)
