@@ -9,12 +9,21 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from . import events as ev
 from .agents import AgentState
 from .config import Config
-from .event_types import ROUTE
+from .event_types import (
+    AGENT_SHIFT,
+    AT_CALL_ID,
+    AT_ID,
+    AT_QUEUE,
+    AT_TENANT,
+    AT_TS,
+    FIELDS_OF,
+    LAYOUT,
+)
 from .queue import QueueParams, QueueState
 from .timeframes import Calendar
 
@@ -69,34 +78,36 @@ class Engine:
 
     def apply(self, e: ev.AnyEvent) -> None:
         """Fold one event into its queue and/or agent state."""
-        ts = e.ts
+        # The event's fields are read once, here (see event_types.FIELDS_OF), and handed on.
+        fields: tuple[Any, ...] = FIELDS_OF(e)
+        ts: int = fields[AT_TS]
         if ts < self._first_ms:
             self._first_ms = ts
         if ts > self._last_ms:
             self._last_ms = ts
-        route = ROUTE[type(e)]
-        if route:
-            self._route(e, ts, route)
+        layout = LAYOUT[type(e)]
+        if layout:
+            self._route(e, fields, ts, layout)
         if ts >= self._next_sweep_ms:
             self.sweep(ts)
 
-    def _route(self, e: ev.AnyEvent, ts: int, route: int) -> None:
-        """Hand ``e`` to its queue and/or agent state, with the ``ts`` and ``id`` read here
-        once (each read of a msgspec event's attribute is a generic lookup)."""
-        eid, tenant = e.id, e.tenant
+    def _route(self, e: ev.AnyEvent, fields: tuple[Any, ...], ts: int, layout: int) -> None:
+        """Hand ``e`` to its queue and/or agent state, with the fields read by apply."""
+        eid: str = fields[AT_ID]
+        tenant: str = fields[AT_TENANT]
         if tenant != self._tenant:
             self._switch_tenant(tenant)
         # The ignores are for mypy, which cannot narrow on a type's route.
-        if route & ev.TO_QUEUE:
-            name = e.queue  # type: ignore[union-attr]
+        if layout & ev.TO_QUEUE:
+            name: str = fields[AT_QUEUE]
             queues = self._tenant_queues
             q = queues.get(name)
             if q is None and name not in queues:
                 q = queues[name] = self._met_queue(tenant, name)
             if q is not None:
-                q.fold(e, ts, eid)  # type: ignore[arg-type]
-        if route & ev.TO_AGENT:
-            name = e.agent  # type: ignore[union-attr]
+                q.fold(e, ts, eid, fields[AT_CALL_ID])  # type: ignore[arg-type]
+        if layout & ev.TO_AGENT:
+            name = fields[layout >> AGENT_SHIFT]
             agents = self._tenant_agents
             a = agents.get(name)
             if a is None and name not in agents:

@@ -150,12 +150,12 @@ class QueueState:
             if offset <= self.last_offset:
                 return False
             self.last_offset = offset
-        return self.fold(e, e.ts, e.id)
+        return self.fold(e, e.ts, e.id, e.call_id)
 
-    def fold(self, e: ev.CallEvent, ts: int, eid: str) -> bool:
-        """:meth:`apply` without an offset, for an event whose ``ts`` and ``id`` the caller has
-        read (the engine: a msgspec event's attribute costs a generic lookup each read)."""
-        call_id = e.call_id
+    def fold(self, e: ev.CallEvent, ts: int, eid: str, call_id: str) -> bool:
+        """:meth:`apply` without an offset, for an event whose ``ts``, ``id`` and ``call_id``
+        the caller has read (the engine: a msgspec event's attribute costs a generic lookup
+        each read)."""
         if self.earlier and call_id in self.earlier:
             if not self._apply_to_records(e, ts, eid, call_id):
                 return False

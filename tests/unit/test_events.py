@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from callpulse import event_types
 from callpulse import events as ev
 from callpulse.events import Rejected, decode_event
 
@@ -84,6 +85,22 @@ def test_valid_event_of_every_type(type_: str) -> None:
     assert got.tenant == "default"
     for key, value in required.items():
         assert getattr(got, key) == value
+
+
+@pytest.mark.parametrize("type_", sorted(VALID))
+def test_the_engine_finds_every_field_it_reads_in_the_field_tuple(type_: str) -> None:
+    got = decode_event(_json(type_, tenant="acme"))
+    assert not isinstance(got, Rejected)
+    fields = event_types.FIELDS_OF(got)
+    layout = event_types.LAYOUT[type(got)]
+    assert layout & (ev.TO_QUEUE | ev.TO_AGENT) == ev.ROUTE[type(got)]
+    assert (fields[event_types.AT_ID], fields[event_types.AT_TS], fields[event_types.AT_TENANT]) \
+        == ("e1", T0_MS, "acme")
+    if isinstance(got, ev.CallEvent):
+        assert (fields[event_types.AT_CALL_ID], fields[event_types.AT_QUEUE]) \
+            == (got.call_id, got.queue)
+    agent_at = layout >> event_types.AGENT_SHIFT
+    assert (fields[agent_at] if agent_at else None) == getattr(got, "agent", None)
 
 
 @pytest.mark.parametrize("type_", sorted(VALID))
