@@ -86,6 +86,7 @@ def test_the_present_kept_between_calls_equals_the_buffer_replayed(data: st.Data
         for ts, _, buffered in a.pending:
             replayed.transition(buffered, ts)
         assert _fields(a.present()) == _fields(replayed)
+        assert a.recent_order[a.recent_head:] == list(a.recent)  # the dict's keys, in order
         if data.draw(st.integers(0, 9)) == 0:  # the janitor, at times after a stuck call
             a.sweep(e.ts + data.draw(st.sampled_from((0, 30_000, 120_000, 9 * 3_600_000))))
 
