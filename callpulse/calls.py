@@ -15,6 +15,13 @@ from typing import Any, Final, TypeVar
 
 from . import events as ev
 from .event_types import (
+    AT_ACW,
+    AT_DISPOSITION,
+    AT_ID,
+    AT_REASON,
+    AT_RESULT,
+    AT_TALK,
+    AT_WAIT,
     T_ABANDONED,
     T_ANSWERED,
     T_CALLBACK_ATTEMPTED,
@@ -177,25 +184,26 @@ class Call:
         self.packed = None
         self.sweep_after_ms = 0
 
-    def record(self, e: ev.CallEvent, ts: int, eid: str) -> bool:
-        """Fold one event, whose ``ts`` and ``id`` its caller has read already, into the record
-        (idempotent, order-free); returns whether a milestone changed (a duplicate or a later
-        report of a milestone changes none)."""
+    def record(self, e: ev.CallEvent, fields: tuple[Any, ...], ts: int) -> bool:
+        """Fold one event, given its fields as a tuple (:data:`FIELDS_OF`) and its ``ts`` as
+        read from them, into the record (idempotent, order-free); returns whether a milestone
+        changed (a duplicate or a later report of a milestone changes none)."""
+        eid: str = fields[AT_ID]
         if ts > self.last_ts:
             self.last_ts = ts
         # Exact types (event types are final): isinstance on msgspec Structs costs several
-        # times more. The ignores are for mypy, which cannot narrow on `type(e) is`.
+        # times more.
         t = type(e)
         if t is T_RINGING:
             return self.take_ring(ts, eid)
         kind = _outcome_kind(t)
         if kind:
-            reason = e.reason if t is T_FLOWED_OUT else None  # type: ignore[attr-defined]
-            return self.take_outcome(ts, kind, eid, _secs_ms(e.wait_s), reason)  # type: ignore[attr-defined]
+            reason: str | None = fields[AT_REASON] if t is T_FLOWED_OUT else None
+            return self.take_outcome(ts, kind, eid, _secs_ms(fields[AT_WAIT]), reason)
         if t is T_ENDED:
-            return self.take_end(ts, eid, _secs_ms(e.talk_s), e.disposition)  # type: ignore[attr-defined]
+            return self.take_end(ts, eid, _secs_ms(fields[AT_TALK]), fields[AT_DISPOSITION])
         if t is T_WRAPUP_ENDED:
-            return self.take_wrap_end(ts, eid, _secs_ms(e.acw_s))  # type: ignore[attr-defined]
+            return self.take_wrap_end(ts, eid, _secs_ms(fields[AT_ACW]))
         if t is T_WRAPUP_STARTED:
             return self.take_wrap_start(ts, eid)
         if t is T_CALLBACK_CANCELLED:
@@ -204,7 +212,8 @@ class Call:
         if t is T_HOLD or t is T_UNHOLD:
             self.holds = _put(self.holds, eid, (ts, t is T_HOLD))
         elif t is T_CALLBACK_ATTEMPTED:
-            self.attempts = _put(self.attempts, eid, (ts, e.result == "reached"))  # type: ignore[attr-defined]
+            result: str = fields[AT_RESULT]
+            self.attempts = _put(self.attempts, eid, (ts, result == "reached"))
         elif t is T_RING_NO_ANSWER:
             self.rnas = _put(self.rnas, eid, ts)
         return True

@@ -16,7 +16,6 @@ from .agents import AgentState
 from .config import Config
 from .event_types import (
     AGENT_SHIFT,
-    AT_CALL_ID,
     AT_ID,
     AT_QUEUE,
     AT_TENANT,
@@ -105,7 +104,7 @@ class Engine:
             if q is None and name not in queues:
                 q = queues[name] = self._met_queue(tenant, name)
             if q is not None:
-                q.fold(e, ts, eid, fields[AT_CALL_ID])  # type: ignore[arg-type]
+                q.fold(e, fields)  # type: ignore[arg-type]
         if layout & ev.TO_AGENT:
             name = fields[layout >> AGENT_SHIFT]
             agents = self._tenant_agents

@@ -31,7 +31,7 @@ from .calls import (
     groups_of,
 )
 from .config import QueueConfig
-from .event_types import T_RINGING
+from .event_types import AT_CALL_ID, AT_TS, FIELDS_OF, T_RINGING
 from .ring import Ring
 from .tally import (
     CALLBACKS_FAILED,
@@ -150,14 +150,16 @@ class QueueState:
             if offset <= self.last_offset:
                 return False
             self.last_offset = offset
-        return self.fold(e, e.ts, e.id, e.call_id)
+        return self.fold(e, FIELDS_OF(e))
 
-    def fold(self, e: ev.CallEvent, ts: int, eid: str, call_id: str) -> bool:
-        """:meth:`apply` without an offset, for an event whose ``ts``, ``id`` and ``call_id``
-        the caller has read (the engine: a msgspec event's attribute costs a generic lookup
-        each read)."""
+    def fold(self, e: ev.CallEvent, fields: tuple[Any, ...]) -> bool:
+        """:meth:`apply` without an offset, given the event's fields as a tuple
+        (:data:`callpulse.event_types.FIELDS_OF`: each read of a msgspec event's attribute is
+        a generic lookup)."""
+        ts: int = fields[AT_TS]
+        call_id: str = fields[AT_CALL_ID]
         if self.earlier and call_id in self.earlier:
-            if not self._apply_to_records(e, ts, eid, call_id):
+            if not self._apply_to_records(e, fields, ts, call_id):
                 return False
         else:
             call = self.calls.get(call_id)
@@ -168,7 +170,7 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e, ts, eid) and changes_live(type(e)):
+            if self._fold(call, e, fields, ts) and changes_live(type(e)):
                 self._track(call_id, call)
         if ts > self.max_ts:
             self.max_ts = ts
@@ -184,8 +186,8 @@ class QueueState:
         else:
             self.earlier[call_id] = [call]
 
-    def _fold(self, call: Call, e: ev.CallEvent, ts: int, eid: str) -> bool:
-        """Fold ``e`` (its ``ts`` and ``id`` read by the caller) into one record and its contributions into
+    def _fold(self, call: Call, e: ev.CallEvent, fields: tuple[Any, ...], ts: int) -> bool:
+        """Fold ``e`` (its fields and ``ts`` read by the caller) into one record and its contributions into
         the counters; returns whether a milestone changed."""
         # The call's entry time can move only while it has no ringing, or with a ringing; then
         # every group may change, else only the event's own groups. The contributions are
@@ -196,11 +198,13 @@ class QueueState:
             else groups_of(type(e))
         self._post(call, groups, -1)
         call.changed()  # last_ts moves even when no milestone does
-        changed = call.record(e, ts, eid)
+        changed = call.record(e, fields, ts)
         self._post(call, groups, 1)
         return changed
 
-    def _apply_to_records(self, e: ev.CallEvent, ts: int, eid: str, call_id: str) -> bool:
+    def _apply_to_records(
+        self, e: ev.CallEvent, fields: tuple[Any, ...], ts: int, call_id: str,
+    ) -> bool:
         """Fold ``e`` when its call id has more than one record held (rare: an id reused, or a
         callback long after its item closed). The records are in time order and only the
         latest may be open; ``e`` joins the last record that starts at or before it if that
@@ -213,14 +217,14 @@ class QueueState:
         while i >= 0 and records[i].first_ms() > ts:
             i -= 1
         if i >= 0 and records[i].reaches(ts, grace):
-            self._fold(records[i], e, ts, eid)
+            self._fold(records[i], e, fields, ts)
         elif i == len(records) - 1 and self._final(records[i], ts - grace):
             # Past the last record's reach by more than the grace: no event yet to come can
             # join any of them (it would fall before the last record, over the grace late).
             for call in records:
                 self._drop(call)
             records = [Call()]
-            self._fold(records[0], e, ts, eid)
+            self._fold(records[0], e, fields, ts)
             i = 0
         elif ts < self._oldest_held_ms():
             self.keep_records(call_id, records)
@@ -229,7 +233,7 @@ class QueueState:
         else:
             i += 1
             records.insert(i, Call())
-            self._fold(records[i], e, ts, eid)
+            self._fold(records[i], e, fields, ts)
         while 0 <= i < len(records) - 1 and records[i].reaches(records[i + 1].first_ms(), grace):
             self._absorb(records[i], records.pop(i + 1))
         self.keep_records(call_id, records)
