@@ -84,11 +84,22 @@ def groups_of(t: type) -> tuple[int, ...]:
     return _RNA_GROUPS if t is T_RING_NO_ANSWER else _NO_GROUPS  # ringing, a cancellation
 
 
-def changes_live(t: type) -> bool:
-    """Whether an event of type ``t`` can change whether a call waits or is an open callback
-    item (see QueueState._track); the others (talk, hold, wrap-up, ring no answer) cannot."""
-    return t is T_RINGING or _outcome_kind(t) != 0 or t is T_CALLBACK_ATTEMPTED \
-        or t is T_CALLBACK_CANCELLED
+# The live values of a call (QueueState._track): whether it waits, and since when; whether
+# it is an open callback item, and since when.
+LIVE_WAITING: Final = 1
+LIVE_BACKLOG: Final = 2
+LIVE_ALL: Final = LIVE_WAITING | LIVE_BACKLOG
+
+
+def live_parts(t: type) -> int:
+    """Which live values an event of type ``t`` can change: a ringing whether the call waits,
+    an outcome both, a callback attempt or cancellation whether it is an open callback item;
+    none for the others (talk, hold, wrap-up, ring no answer)."""
+    if t is T_RINGING:
+        return LIVE_WAITING
+    if _outcome_kind(t):
+        return LIVE_ALL
+    return LIVE_BACKLOG if t is T_CALLBACK_ATTEMPTED or t is T_CALLBACK_CANCELLED else 0
 
 
 def _outcome_kind(t: type) -> int:

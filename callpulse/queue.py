@@ -23,12 +23,15 @@ from .calls import (
     G_OFFERED,
     G_OUTCOME,
     G_RNA,
+    LIVE_ALL,
+    LIVE_BACKLOG,
+    LIVE_WAITING,
     NEVER,
     NO_ENTRY,
     NO_MS,
     Call,
-    changes_live,
     groups_of,
+    live_parts,
 )
 from .config import QueueConfig
 from .event_types import AT_CALL_ID, AT_TS, FIELDS_OF, T_RINGING
@@ -170,8 +173,9 @@ class QueueState:
                 if call is not None:
                     self._close(call_id, call, ts)
                 call = self.calls[call_id] = Call()
-            if self._fold(call, e, fields, ts) and changes_live(type(e)):
-                self._track(call_id, call)
+            parts = live_parts(type(e))
+            if self._fold(call, e, fields, ts) and parts:
+                self._track(call_id, call, parts)
         if ts > self.max_ts:
             self.max_ts = ts
         return True
@@ -253,7 +257,7 @@ class QueueState:
         latest = self.calls[call_id] = records[-1]
         if len(records) > 1:
             self.earlier[call_id] = records[:-1]
-        self._track(call_id, latest)
+        self._track(call_id, latest, LIVE_ALL)
 
     def reconfigure(self, cfg: QueueConfig) -> None:
         """Take new thresholds and levels while running (a supervisor's change, or a restart
@@ -324,19 +328,23 @@ class QueueState:
             flags |= SHORT
         self._add(call.out_ts, entry, P_OUTCOME, wait, flags, call.out_reason, sign)
 
-    def _track(self, call_id: str, call: Call) -> None:
-        """Update the live values (waiting calls, the callback backlog) from the latest record
-        of ``call_id``; records kept from before it are finished."""
+    def _track(self, call_id: str, call: Call, parts: int) -> None:
+        """Update the live values in ``parts`` (LIVE_*: waiting calls, the callback backlog)
+        from the latest record of ``call_id``; records kept from before it are finished. An
+        event updates only the parts its type can change (:func:`callpulse.calls.live_parts`),
+        as the others already hold the record's."""
         # (`in` then `del`, not pop(key, None), which compiles to a generic method call.)
-        if call.is_waiting():
-            self.waiting[call_id] = call.ring_ts
-        elif call_id in self.waiting:
-            del self.waiting[call_id]
-        since = call.backlog_since()
-        if since != NEVER:
-            self.backlog[call_id] = since
-        elif call_id in self.backlog:
-            del self.backlog[call_id]
+        if parts & LIVE_WAITING:
+            if call.is_waiting():
+                self.waiting[call_id] = call.ring_ts
+            elif call_id in self.waiting:
+                del self.waiting[call_id]
+        if parts & LIVE_BACKLOG:
+            since = call.backlog_since()
+            if since != NEVER:
+                self.backlog[call_id] = since
+            elif call_id in self.backlog:
+                del self.backlog[call_id]
 
     def _add(
         self, ts: int, entry: int, code: int, x: int, y: int, label: str | None, sign: int,
@@ -412,7 +420,7 @@ class QueueState:
                 call.lost_ts = call.last_ts = lost_at  # (a waiting call was not lost before)
                 call.changed()
                 self._post(call, (G_LOST,), 1)
-                self._track(call_id, call)
+                self._track(call_id, call, LIVE_ALL)
                 changed = True
                 continue  # kept a while: a late real outcome replaces the loss
             elif call.is_open():
