@@ -437,6 +437,8 @@ class Call:
         if outcome is not None:
             c.out_ts, c.out_kind, c.out_id, wait, c.out_reason = outcome
             c.out_wait_ms = _ms(wait)
+            if not K_ANSWERED <= c.out_kind <= K_FLOWED:
+                raise ValueError(f"unknown outcome kind {c.out_kind}")
         if ended is not None:
             c.end_ts, c.end_id, talk, c.end_disposition = ended
             c.end_talk_ms = _ms(talk)
@@ -456,7 +458,13 @@ class Call:
 
 
 def _ms(value: Any) -> int:
-    return NO_MS if value is None else int(value)
+    """A stored duration: milliseconds, or None for one the source did not send; anything else
+    is a corrupt state."""
+    if value is None:
+        return NO_MS
+    if type(value) is not int:
+        raise TypeError(f"a stored duration is a {type(value).__name__}, not an int")
+    return value
 
 
 def _earlier(ts: int, eid: str, held_ts: int, held_id: str) -> bool:

@@ -34,3 +34,20 @@ def test_a_stored_counter_out_of_range_is_a_state_format_error() -> None:
     with pytest.raises(StateFormatError, match="corrupt agent state"):
         codec.agent_from_bytes(bytes([codec.VERSION]) + msgspec.msgpack.encode(stored_a),
                                a.calendar)
+
+
+@pytest.mark.parametrize(("field", "value"), [(3, 1000.5), (3, "1000"), (1, 0), (1, 9)])
+def test_a_stored_call_outcome_of_the_wrong_kind_or_type_is_a_state_format_error(
+    field: int, value: object,
+) -> None:
+    """A stored wait that is not an int, or an outcome kind that does not exist, is a corrupt
+    state (they were tuples checked by type before; a lenient read would count them)."""
+    engine = Engine(Config(), QueueParams())
+    common = {"v": 1, "source": "t", "call_id": "c1", "queue": "q1"}
+    engine.apply_all([ev.Abandoned(id="x", ts=T0, wait_s=1.0, **common)])
+    q = engine.queues[("default", "q1")]
+    stored = msgspec.msgpack.decode(codec.queue_to_bytes(q)[1:])
+    stored[7]["c1"][1][field] = value  # the call's outcome: (ts, kind, id, wait ms, reason)
+    with pytest.raises(StateFormatError, match="queue state not usable"):
+        codec.queue_from_bytes(bytes([codec.VERSION]) + msgspec.msgpack.encode(stored),
+                               q.cfg, engine.params)
