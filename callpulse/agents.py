@@ -231,7 +231,7 @@ class AgentState:
         "agent", "calendar", "clock_ms", "grace_ms", "intervals", "janitor", "keep_intervals_ms",
         "last_event_ms", "max_ts", "open_end", "open_start", "open_tally", "pending",
         "present_status", "recent", "recent_head", "recent_order", "status", "tenant", "today",
-        "today_bounds",
+        "today_end", "today_start",
     )
 
     def __init__(
@@ -257,12 +257,19 @@ class AgentState:
         self.recent_order: list[str] = []
         self.recent_head = 0
         self.today = AgentTally()
-        self.today_bounds = (0, 0)
+        # [today_start, today_end): the day `today` counts (machine integers: see QueueState).
+        self.today_start = 0
+        self.today_end = 0
         self.intervals: dict[int, AgentTally] = {}
         # The interval last counted into, [open_start, open_end), and its tally: time and counts
         # go to it three or four times an event, which spares the calendar and the dict.
         self.open_start, self.open_end, self.open_tally = 0, 0, AgentTally()
         self.janitor: dict[str, int] = {}
+
+    @property
+    def today_bounds(self) -> tuple[int, int]:
+        """``[start, end)`` of the day `today` counts (``(0, 0)`` before any event)."""
+        return self.today_start, self.today_end
 
     def apply(self, e: ev.AnyEvent) -> bool:
         """Buffer one agent event (or call event naming this agent); returns False for a
@@ -387,12 +394,10 @@ class AgentState:
     def _today_tally(self, ts: int) -> AgentTally | None:
         """Today's tally (a new day's from ``ts`` on), or ``None`` for a ``ts`` before today
         (a late event)."""
-        start, end = self.today_bounds
-        if ts >= end:
-            self.today_bounds = self.calendar.day(ts)
+        if ts >= self.today_end:
+            self.today_start, self.today_end = self.calendar.day(ts)
             self.today = AgentTally()
-            start = self.today_bounds[0]
-        return self.today if ts >= start else None
+        return self.today if ts >= self.today_start else None
 
     def _account(self, until_ms: int) -> None:
         """Add the time since the clock to the current state, split at interval borders."""
@@ -493,7 +498,7 @@ class AgentState:
         self.recent_order = list(self.recent)
         self.recent_head = 0
         self.today = _tally(today)
-        self.today_bounds = tuple(bounds)
+        self.today_start, self.today_end = bounds
         self.intervals = {int(k): _tally(t) for k, t in intervals.items()}
         self._reopen()
         self.janitor = dict(janitor)

@@ -73,7 +73,7 @@ def queue_from_bytes(data: bytes, cfg: QueueConfig, params: QueueParams) -> Queu
         q.thresholds_ms = (int(thresholds[0]), int(thresholds[1]))
         q.ring.load_state(ring)
         q.today = Tally.from_state(today)
-        q.today_bounds = tuple(bounds)
+        q.today_start, q.today_end = bounds
         q.intervals = {int(k): Tally.from_state(t) for k, t in intervals.items()}
         q.interval_floor_ms = floor
         for call_id, record in calls.items():

@@ -106,7 +106,8 @@ class QueueState:
         "tenant",
         "thresholds_ms",
         "today",
-        "today_bounds",
+        "today_end",
+        "today_start",
         "today_waits",
         "waiting",
     )
@@ -120,7 +121,10 @@ class QueueState:
         self.calendar = Calendar(cfg.timezone, cfg.day_start_min, params.interval_ms)
         self.ring = Ring(params.bucket_ms, max(params.windows_ms.values()))
         self.today = Tally()
-        self.today_bounds = (0, 0)
+        # [today_start, today_end): the day `today` counts. Machine integers, read on every
+        # event (a tuple attribute unboxed both times each read).
+        self.today_start = 0
+        self.today_end = 0
         # Today's waits of calls that left the queue, per histogram bucket (not cumulative).
         self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
         self.intervals: dict[int, Tally] = {}
@@ -137,6 +141,11 @@ class QueueState:
         self.janitor: dict[str, int] = {}  # counts of late, unmatched and expired records
         self.max_ts = -(1 << 62)
         self.last_offset = -1
+
+    @property
+    def today_bounds(self) -> tuple[int, int]:
+        """``[start, end)`` of the day `today` counts (``(0, 0)`` before any event)."""
+        return self.today_start, self.today_end
 
     # -- folding events -------------------------------------------------------------------
 
@@ -353,13 +362,11 @@ class QueueState:
         ``label`` as :func:`callpulse.tally.post` reads them) in the ring and `today` at ``ts``,
         and in the interval of ``entry``."""
         self.ring.add(ts, code, x, y, label, sign)
-        start, end = self.today_bounds
-        if ts >= end:
-            self.today_bounds = self.calendar.day(ts)
+        if ts >= self.today_end:
+            self.today_start, self.today_end = self.calendar.day(ts)
             self.today = Tally()
             self.today_waits = [0] * (len(WAIT_BUCKETS_S) + 1)
-            start = self.today_bounds[0]
-        if ts >= start:
+        if ts >= self.today_start:
             self.today.post(code, x, y, label, sign)
             if code == P_OUTCOME:
                 waits, i = self.today_waits, _wait_bucket(x)
@@ -378,7 +385,7 @@ class QueueState:
     def _oldest_held_ms(self) -> int:
         # (Comparisons, not min(): compiled, min of three is a generic call.)
         oldest = self.ring.oldest_ms()
-        today = self.today_bounds[0]
+        today = self.today_start
         if today < oldest:
             oldest = today
         return self.interval_floor_ms if self.interval_floor_ms < oldest else oldest
