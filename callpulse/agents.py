@@ -329,8 +329,8 @@ class AgentState:
         order applied, which is time order but for late events, so the oldest come first:
         the cost is the ids dropped, not the ids kept (a busy agent keeps hundreds). The order
         is read from ``recent_order``, which holds the dict's keys in the dict's order: a pass
-        over the dict itself, with a list of the ids to drop, cost twice as much, and the
-        dict's deleted slots, which every pass starts with, grew with the traffic."""
+        over the dict itself, with a list of the ids to drop, cost a fifth more, and more per
+        id the longer the run (``benchmarks/bench_engine.py``, callgrind)."""
         recent, order = self.recent, self.recent_order
         head = self.recent_head
         while head < len(order):

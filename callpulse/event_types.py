@@ -35,10 +35,10 @@ T_AGENT_NOT_READY: Final = ev.AgentNotReady
 ROUTE: Final = ev.ROUTE
 
 # Where the engine and the queue find an event's fields in ``astuple(e)``: one call that builds
-# the tuple of them all costs about a third of reading five of them through the generic
-# attribute protocol (msgspec Structs are not compiled classes). The positions are the Structs'
-# own field order, checked here once: every event starts with these, every call event goes on
-# with call_id and queue.
+# the tuple of them all costs less than reading five of them one by one through the generic
+# attribute protocol (msgspec Structs are not compiled classes; the fold took 7.5 % fewer
+# instructions). The positions are the Structs' own field order, checked here once: every
+# event starts with these, every call event goes on with call_id and queue.
 FIELDS_OF: Final = astuple
 AT_ID: Final = 1
 AT_TS: Final = 2
@@ -52,7 +52,7 @@ AT_DISPOSITION: Final = 8
 AT_TALK: Final = 9
 AT_ACW: Final = 8
 AT_RESULT: Final = 8
-_AT_OF: Final[dict[type, dict[int, str]]] = {
+AT_OF: Final[dict[type, dict[int, str]]] = {
     ev.Answered: {AT_WAIT: "wait_s"}, ev.Abandoned: {AT_WAIT: "wait_s"},
     ev.VoicemailLeft: {AT_WAIT: "wait_s"}, ev.CallbackRequested: {AT_WAIT: "wait_s"},
     ev.FlowedOut: {AT_WAIT: "wait_s", AT_REASON: "reason"},
@@ -70,7 +70,7 @@ def _layouts() -> dict[type, int]:
         expected = {AT_ID: "id", AT_TS: "ts", AT_TENANT: "tenant"}
         if issubclass(t, ev.CallEvent):
             expected.update({AT_CALL_ID: "call_id", AT_QUEUE: "queue"})
-        expected.update(_AT_OF.get(t, {}))
+        expected.update(AT_OF.get(t, {}))
         if any(fields[at] != name for at, name in expected.items()):
             raise TypeError(f"{t.__name__}'s fields moved: {fields}")
         agent_at = fields.index("agent") if "agent" in fields else 0
@@ -79,4 +79,3 @@ def _layouts() -> dict[type, int]:
 
 
 LAYOUT: Final[dict[type, int]] = _layouts()
-

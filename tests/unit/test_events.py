@@ -101,7 +101,7 @@ def test_the_engine_finds_every_field_it_reads_in_the_field_tuple(type_: str) ->
             == (got.call_id, got.queue)
     agent_at = layout >> event_types.AGENT_SHIFT
     assert (fields[agent_at] if agent_at else None) == getattr(got, "agent", None)
-    for at, name in event_types._AT_OF.get(type(got), {}).items():
+    for at, name in event_types.AT_OF.get(type(got), {}).items():
         assert fields[at] == getattr(got, name)
 
 
