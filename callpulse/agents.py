@@ -339,6 +339,8 @@ class AgentState:
                 break
             del recent[eid]
             head += 1
+        # Once the dropped ids are most of the list (and more than a few), it lets go of them:
+        # each id is moved at most once, and the list stays within twice the dict.
         if head > 32 and head * 2 > len(order):
             del order[:head]
             head = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from callpulse import agents
 from callpulse import events as ev
 from callpulse.agents import AgentState, AgentStatus, agents_by_queue
 from callpulse.timeframes import Calendar
@@ -107,3 +108,17 @@ def test_a_repeat_after_its_event_was_applied_is_still_dropped_and_old_ids_are_f
             assert a.apply(login) is False, "a repeat within the grace of its applying"
     # Only the ids applied within the last grace are kept, not every id seen.
     assert len(a.recent) <= 61 and "r1" not in a.recent
+
+
+def test_the_time_field_is_the_one_the_state_names() -> None:
+    """AgentStatus.time_field (compared on every commit) agrees with state() for every status."""
+    by_state = {agents.AVAILABLE: agents.A_AVAILABLE, agents.NOT_READY: agents.A_NOT_READY,
+                agents.ON_CALL: agents.A_TALK, agents.ON_HOLD: agents.A_HOLD,
+                agents.WRAP_UP: agents.A_WRAPUP}
+    for logged_in in (False, True):
+        for paused in (False, True):
+            for activity in (agents.IDLE, agents.RINGING, agents.ON_CALL, agents.ON_HOLD,
+                             agents.WRAP_UP):
+                s = AgentStatus()
+                s.logged_in, s.paused, s.activity = logged_in, paused, activity
+                assert s.time_field() == by_state.get(s.state(), -1), (logged_in, paused, activity)
