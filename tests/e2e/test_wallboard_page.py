@@ -247,6 +247,18 @@ def test_url_parameters_choose_queues_teams_tv_mode_and_rotation(board: Board, p
     shot(page, "wallboard-tablet.png")
 
 
+def _settled(page: Any, expression: str, timeout_ms: int = 10_000) -> Any:
+    """The value of ``expression`` in the page once it is not null, polled with evaluate:
+    ``page.wait_for_function`` runs its predicate through eval() in the page, which the
+    wallboard's Content-Security-Policy (no 'unsafe-eval') refuses in Playwright 1.65."""
+    for _ in range(timeout_ms // 50):
+        value = page.evaluate(expression)
+        if value is not None:
+            return value
+        page.wait_for_timeout(50)
+    raise AssertionError(f"{expression} still null after {timeout_ms} ms")
+
+
 def test_a_wrong_token_gets_401_and_a_foreign_origin_is_refused(board: Board, page: Any) -> None:
     assert page.goto(f"{board.url}?token=not-a-valid-token-000").status == 401
     assert page.goto(board.url).status == 401
@@ -259,15 +271,13 @@ def test_a_wrong_token_gets_401_and_a_foreign_origin_is_refused(board: Board, pa
     page.route("http://foreign.example/**", lambda route: route.fulfill(
         status=200, content_type="text/html", body=probe))
     page.goto("http://foreign.example/")
-    page.wait_for_function("document.title !== ''", timeout=10_000)
-    assert page.title() == "refused"
+    assert _settled(page, "document.title || null") == "refused"
     # The same script from the wallboard's own origin connects.
     page.goto(f"{board.url}?token={VIEW}")
     page.evaluate(f"""() => {{ const ws = new WebSocket({json.dumps(ws)});
       ws.onopen = () => {{ window.probe = "open"; }};
       ws.onerror = () => {{ window.probe = "refused"; }}; }}""")
-    page.wait_for_function("window.probe !== undefined", timeout=10_000)
-    assert page.evaluate("window.probe") == "open"
+    assert _settled(page, "window.probe ?? null") == "open"
 
 
 def test_a_viewer_cannot_change_a_threshold_and_a_supervisor_can(board: Board, page: Any) -> None:
