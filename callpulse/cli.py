@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import erlang
 from .config import Config, load_config
@@ -40,9 +40,18 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line errors of the rest of the command: a wrong flag or value
+    says what is wrong and where the help is, not the whole usage block. Subcommands' parsers
+    are of the same class (argparse makes them with ``type(self)``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> tuple[argparse.ArgumentParser, Any]:
     """The ``callpulse`` parser and its subcommand set, for the services to add theirs."""
-    p = argparse.ArgumentParser(prog="callpulse", description="Real-time call-center monitor.")
+    p = _Parser(prog="callpulse", description="Real-time call-center monitor.")
     sub = p.add_subparsers(dest="command", required=True)
     register(sub)
     return p, sub

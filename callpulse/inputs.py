@@ -11,6 +11,9 @@ from .errors import InputError
 from .queue_log import QueueLogParser
 
 FORMATS: Final = ("jsonl", "queue-log")
+# What Windows tools (PowerShell, Excel, Notepad) often write before UTF-8 text: not part of the
+# first line's content.
+_BOM: Final = b"\xef\xbb\xbf"
 
 
 def detect_format(path: Path) -> str:
@@ -20,7 +23,7 @@ def detect_format(path: Path) -> str:
     if path.exists() and not path.is_file():
         raise InputError(f"{path} is not a regular file: give --format jsonl or queue-log")
     with _open(path) as f:
-        for raw in f:
+        for raw in _without_bom(f):
             line = raw.strip()
             if not line:
                 continue
@@ -45,7 +48,7 @@ def read_events(
     """The events of a file (of its first ``size_bytes`` only, when given); bad lines are
     counted in ``rejected`` by reason, never fatal."""
     with _open(path) as f:
-        lines: Iterable[bytes] = f if size_bytes is None else _first_bytes(f, size_bytes)
+        lines = _without_bom(f if size_bytes is None else _first_bytes(f, size_bytes))
         if fmt == "jsonl":
             yield from ev.decode_lines(lines, rejected)
         else:
@@ -54,6 +57,15 @@ def read_events(
                 yield from parser.feed(raw.decode("utf-8", "replace"), n)
             for reason, count in parser.ignored.items():
                 rejected[f"queue_log_{reason}"] = rejected.get(f"queue_log_{reason}", 0) + count
+
+
+def _without_bom(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines, the first without a leading UTF-8 byte order mark."""
+    it = iter(lines)
+    for first in it:
+        yield first.removeprefix(_BOM)
+        break
+    yield from it
 
 
 def _first_bytes(lines: Iterable[bytes], size_bytes: int) -> Iterator[bytes]:
