@@ -122,3 +122,46 @@ def test_the_time_field_is_the_one_the_state_names() -> None:
                 s = AgentStatus()
                 s.logged_in, s.paused, s.activity = logged_in, paused, activity
                 assert s.time_field() == by_state.get(s.state(), -1), (logged_in, paused, activity)
+
+
+H = 3600 * S
+
+
+def test_an_agent_on_a_call_with_no_event_for_8_hours_is_reset_to_available() -> None:
+    """``spec/METRICS.md`` "Staleness and lost calls": the lost ``ended`` of a call must not
+    leave the agent on a call on the wallboard for ever. The reset is counted, and dated 8 h
+    after the agent's last event, not at the sweep that noticed it."""
+    a = AgentState("default", "x", Calendar("UTC", 0, 86_400_000))
+    a.apply(ev.AgentLogin(v=1, id="l", ts=T0, source="s", agent="x", queues=["q"]))
+    a.apply(_call(ev.Answered, 1, T0 + 10 * S))
+    assert a.sweep(T0 + 10 * S + 8 * H) is True  # commits the buffer: still on the call
+    assert a.present().state() == agents.ON_CALL and a.janitor == {}
+    assert a.sweep(T0 + 9 * H) is True
+    s = a.present()
+    assert (s.state(), s.call, s.since) == (agents.AVAILABLE, None, T0 + 10 * S + 8 * H)
+    assert a.janitor == {"stuck_resets": 1}
+    assert a.sweep(T0 + 10 * H) is False  # once
+    a.flush(T0 + 10 * H)
+    today = a.today.report_keys()
+    # Available 10 s before the call and from the reset on: 10 + (2 h - 10 s).
+    assert (today["talk_s"], today["available_s"], today["login_s"]) == (8 * 3600, 2 * 3600,
+                                                                         10 * 3600)
+
+
+def test_wrap_up_and_a_recent_event_are_not_stuck() -> None:
+    """Only a call is reset: an agent in wrap-up, or on a call with a recent event (a hold),
+    stays as they are."""
+    wrapping = AgentState("default", "x", Calendar("UTC", 0, 86_400_000))
+    for e in (_call(ev.Answered, 1, T0), _call(ev.Ended, 1, T0 + 60 * S),
+              _call(ev.WrapupStarted, 1, T0 + 60 * S)):
+        wrapping.apply(e)
+    holding = AgentState("default", "x", Calendar("UTC", 0, 86_400_000))
+    for e in (_call(ev.Answered, 1, T0), _call(ev.Hold, 1, T0 + 2 * H)):
+        holding.apply(e)
+    wrapping.sweep(T0 + 9 * H)
+    holding.sweep(T0 + 9 * H)
+    assert wrapping.present().state() == agents.WRAP_UP and wrapping.janitor == {}
+    assert holding.present().state() == agents.ON_HOLD and holding.janitor == {}
+    holding.sweep(T0 + 2 * H + 8 * H + S)
+    assert holding.present().state() == agents.AVAILABLE
+    assert holding.janitor == {"stuck_resets": 1}
