@@ -2,6 +2,11 @@
 
 Goal (issue 2): at least 300,000 events/s with 50 queues and 500 agents.
 Usage: python benchmarks/bench_engine.py [--events N]
+
+The machine is a shared virtual one: runs of the same code vary by up to 1.5-2 times with what
+its host is doing (on 2026-12-04, 420,000-530,000 events/s in a quiet hour, 220,000-300,000 in
+a busy one). ``valgrind --tool=callgrind`` counts the fold's instructions whatever the host does
+(about 7,700 an event that day; the toggle to collect is ``CPyDef_engine___Engine___apply_all``).
 """
 
 from __future__ import annotations
