@@ -43,7 +43,21 @@ def register(sub: Any) -> None:
     d.add_argument("--scenario", choices=("normal", "spike"), default="normal")
     d.add_argument("--agents", type=int, default=40)
     d.add_argument("--queues", type=int, default=5)
+    # A steady busy hour by default: the simulator's time-of-day curve would leave a demo
+    # started in the evening or at night (UTC) with an almost empty wallboard.
+    d.add_argument("--load", type=_share, default=0.8, metavar="SHARE",
+                   help="calls as a share (0-1] of the busiest hour (default 0.8)")
     d.set_defaults(run=run)
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"not a share above 0 and at most 1: {text!r}")
+    return value
 
 
 class _Stop(Exception):
@@ -97,7 +111,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         children.append(("simulator", subprocess.Popen(
             [*me, "simulate", "--speed", "1", "--duration", str(args.duration or 24 * 3600),
              "--seed", str(args.seed), "--scenario", args.scenario, "--agents",
-             str(args.agents), "--queues", str(args.queues)],
+             str(args.agents), "--queues", str(args.queues), "--load", str(args.load)],
             env=env, stdout=logs["simulator"], stderr=subprocess.STDOUT)))
         board = f"http://{s.host}:{s.wallboard_port}"
         if own_tokens:

@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
     s.add_argument("--queues", type=int, default=5)
     s.add_argument("--agents", type=int, default=40)
     s.add_argument("--spike-at", type=float, default=120.0, metavar="SECONDS")
+    s.add_argument("--load", type=float, metavar="SHARE",
+                   help="arrivals at this share (0-1] of the busiest hour, at every hour "
+                        "(default: by the UTC time of day, quiet at night)")
     s.add_argument("--out", type=Path, help="write JSON Lines here instead of Kafka")
     s.add_argument("--broker-url", help="default CALLPULSE_BROKER_URL or kafka://127.0.0.1:19092")
     s.set_defaults(run=_run)
@@ -66,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         sim = SimSettings(start_ms=_start_ms(args.start), duration_s=args.duration,
                           seed=args.seed, scenario=args.scenario, queues=args.queues,
-                          agents=args.agents, spike_at_s=args.spike_at)
+                          agents=args.agents, spike_at_s=args.spike_at, load=args.load)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     events = simulate(sim)

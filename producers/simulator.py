@@ -1,7 +1,9 @@
 """A believable call center as a discrete-event simulation, deterministic for a seed.
 
 Calls arrive per queue by a Poisson process whose rate follows a time-of-day curve (thinning),
-so a run at 03:00 is quiet and one at 10:30 is busy. Agents have skills (the queues they serve),
+so a run at 03:00 UTC is quiet and one at 10:30 is busy; with ``load`` set, the rate is that
+share of the queue's busiest hour at every hour instead (a demo or a test that must not depend
+on when it runs). Agents have skills (the queues they serve),
 teams, shifts and breaks; talk, hold and after-call work times are lognormal. Callers have a
 patience: when the wait outlasts it they abandon, or, once the wait is long, ask for a callback
 or leave a voicemail. Some calls are offered to an agent who does not pick up (ring no answer),
@@ -71,10 +73,14 @@ class SimSettings:
     occupancy_goal: float = 0.8  # the peak load, as a share of the staff's capacity
     spike_at_s: float = 120.0
     spike_len_s: float = 1200.0
+    # Arrivals as a share of each queue's busiest hour, at every hour; None follows DAY_CURVE.
+    load: float | None = None
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
+        if self.load is not None and not 0 < self.load <= 1:
+            raise ValueError(f"load must be above 0 and at most 1 (the busiest hour): {self.load}")
         if self.queues < 1 or self.agents < 1 or self.duration_s <= 0:
             raise ValueError("need at least one queue, one agent and a positive duration")
 
@@ -205,8 +211,8 @@ class _Sim:
     # -- arrivals ---------------------------------------------------------------------------
 
     def rate(self, queue: str, t_ms: int) -> float:
-        hour = (t_ms // HOUR_MS) % 24
-        rate = self.rates[queue] * DAY_CURVE[hour]
+        load = DAY_CURVE[(t_ms // HOUR_MS) % 24] if self.s.load is None else self.s.load
+        rate = self.rates[queue] * load
         if self.s.scenario == "spike" and queue == self.names[0] and self._in_spike(t_ms):
             rate *= 4
         return rate

@@ -64,8 +64,11 @@ class Board:
                                                    f"e2e-viewer:viewer:{VIEW}"}
         self.wallboard = self._spawn(["wallboard"], board_env, "wallboard.log")
         embedded.wait_port("127.0.0.1", self.port, 30, self.wallboard, "the wallboard")
+        # A steady load: by the time of day, an evening's or a night's calls leave queues
+        # without a tile for minutes.
         self.simulator = self._spawn(["simulate", "--speed", "1", "--duration", "900", "--seed", "7",
-                                      "--queues", "3", "--agents", "12"], self.env, "simulator.log")
+                                      "--queues", "3", "--agents", "12", "--load", "0.6"],
+                                     self.env, "simulator.log")
         return self
 
     def _spawn(self, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen[bytes]:

@@ -78,3 +78,25 @@ def test_bad_settings() -> None:
         SimSettings(start_ms=0, scenario="storm")
     with pytest.raises(ValueError):
         SimSettings(start_ms=0, agents=0)
+
+
+def test_a_steady_load_does_not_depend_on_the_hour() -> None:
+    """By default calls follow the UTC time of day (03:00 is quiet); with ``load`` every hour
+    gets that share of the busiest hour's calls, so a demo or a test is the same whenever it
+    runs."""
+    def calls(start_hour: int, load: float | None) -> int:
+        start = MORNING_MS + (start_hour - 8) * 3_600_000
+        return sum(e["type"] == "ringing" for e in simulate(SimSettings(
+            start_ms=start, duration_s=3600, seed=9, load=load)))
+
+    night, morning = calls(3, None), calls(10, None)
+    assert night * 10 < morning  # the curve: 0.03 against 1.0
+    steady = [calls(hour, 0.6) for hour in (3, 10, 20)]
+    assert max(steady) < 1.3 * min(steady), steady  # the same rate, other random draws
+    assert 0.45 * morning < min(steady) and max(steady) < 0.75 * morning
+
+
+@pytest.mark.parametrize("load", [0.0, -0.5, 1.5])
+def test_a_load_outside_0_to_1_is_refused(load: float) -> None:
+    with pytest.raises(ValueError, match="load must be above 0 and at most 1"):
+        SimSettings(start_ms=MORNING_MS, load=load)
