@@ -21,6 +21,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from callpulse.settings import from_env
+from producers.cli import load_share
+from producers.simulator import SCENARIOS
 
 from . import embedded
 
@@ -40,24 +42,14 @@ def register(sub: Any) -> None:
     d.add_argument("--duration", type=float, metavar="SECONDS",
                    help="stop after this long (default: run until Ctrl-C)")
     d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--scenario", choices=("normal", "spike"), default="normal")
+    d.add_argument("--scenario", choices=SCENARIOS, default="normal")
     d.add_argument("--agents", type=int, default=40)
     d.add_argument("--queues", type=int, default=5)
     # A steady busy hour by default: the simulator's time-of-day curve would leave a demo
     # started in the evening or at night (UTC) with an almost empty wallboard.
-    d.add_argument("--load", type=_share, default=0.8, metavar="SHARE",
+    d.add_argument("--load", type=load_share, default=0.8, metavar="SHARE",
                    help="calls as a share (0-1] of the busiest hour (default 0.8)")
     d.set_defaults(run=run)
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"not a share above 0 and at most 1: {text!r}")
-    return value
 
 
 class _Stop(Exception):

@@ -18,7 +18,7 @@ from callpulse.errors import ConfigError
 from callpulse.events import datetime_to_ms
 from callpulse.settings import KafkaAuth, bootstrap_servers, from_env
 
-from .simulator import SCENARIOS, SimSettings, simulate
+from .simulator import SCENARIOS, SimSettings, check_load, simulate
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +45,21 @@ def register(sub: Any) -> None:
     s.add_argument("--queues", type=int, default=5)
     s.add_argument("--agents", type=int, default=40)
     s.add_argument("--spike-at", type=float, default=120.0, metavar="SECONDS")
-    s.add_argument("--load", type=float, metavar="SHARE",
+    s.add_argument("--load", type=load_share, metavar="SHARE",
                    help="arrivals at this share (0-1] of the busiest hour, at every hour "
                         "(default: by the UTC time of day, quiet at night)")
     s.add_argument("--out", type=Path, help="write JSON Lines here instead of Kafka")
     s.add_argument("--broker-url", help="default CALLPULSE_BROKER_URL or kafka://127.0.0.1:19092")
     s.set_defaults(run=_run)
+
+
+def load_share(text: str) -> float:
+    """``--load`` of ``simulate`` and ``demo``: a share of the busiest hour's calls."""
+    try:
+        return check_load(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a share of the busiest hour (above 0, at most 1): {text!r}") from None
 
 
 def _start_ms(text: str | None) -> int:

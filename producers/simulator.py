@@ -3,8 +3,8 @@
 Calls arrive per queue by a Poisson process whose rate follows a time-of-day curve (thinning),
 so a run at 03:00 UTC is quiet and one at 10:30 is busy; with ``load`` set, the rate is that
 share of the queue's busiest hour at every hour instead (a demo or a test that must not depend
-on when it runs). Agents have skills (the queues they serve),
-teams, shifts and breaks; talk, hold and after-call work times are lognormal. Callers have a
+on when it runs). Agents have skills (the queues they serve), teams, shifts and breaks; talk,
+hold and after-call work times are lognormal. Callers have a
 patience: when the wait outlasts it they abandon, or, once the wait is long, ask for a callback
 or leave a voicemail. Some calls are offered to an agent who does not pick up (ring no answer),
 some flow out to an overflow queue after a maximum wait, sales queues convert and support queues
@@ -79,10 +79,18 @@ class SimSettings:
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
-        if self.load is not None and not 0 < self.load <= 1:
-            raise ValueError(f"load must be above 0 and at most 1 (the busiest hour): {self.load}")
+        if self.load is not None:
+            check_load(self.load)
         if self.queues < 1 or self.agents < 1 or self.duration_s <= 0:
             raise ValueError("need at least one queue, one agent and a positive duration")
+
+
+def check_load(load: float) -> float:
+    """``load`` when it is a share of the busiest hour's calls (above 0, at most 1); else
+    ValueError."""
+    if not 0 < load <= 1:
+        raise ValueError(f"load must be above 0 and at most 1 (the busiest hour): {load}")
+    return load
 
 
 def queue_profiles(n: int) -> list[QueueProfile]:

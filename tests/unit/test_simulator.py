@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 from collections import Counter
@@ -9,6 +10,7 @@ from collections import Counter
 import pytest
 
 from callpulse import events as ev
+from producers.cli import load_share
 from producers.kafka_sink import route
 from producers.simulator import SimSettings, simulate
 
@@ -100,3 +102,10 @@ def test_a_steady_load_does_not_depend_on_the_hour() -> None:
 def test_a_load_outside_0_to_1_is_refused(load: float) -> None:
     with pytest.raises(ValueError, match="load must be above 0 and at most 1"):
         SimSettings(start_ms=MORNING_MS, load=load)
+
+
+@pytest.mark.parametrize("text", ["0", "1.5", "-1", "nan", "busy"])
+def test_the_load_flag_of_simulate_and_demo_takes_only_a_share(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="not a share of the busiest hour"):
+        load_share(text)
+    assert load_share("0.25") == 0.25 and load_share("1") == 1.0
