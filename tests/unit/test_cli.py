@@ -36,10 +36,14 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
     return path
 
 
-RING = ('{"v":1,"id":"r1","type":"ringing","ts":"2024-05-01T09:00:00+02:00","source":"s",'
-        '"call_id":"c1","queue":"q"}')
-ANSWER = ('{"v":1,"id":"a1","type":"answered","ts":"2024-05-01T09:00:30+02:00","source":"s",'
-          '"call_id":"c1","queue":"q","agent":"x"}')
+def _event(kind: str, call: str, queue: str, at: str, **extra: object) -> str:
+    return json.dumps({"v": 1, "id": f"{call}-{kind}", "type": kind, "ts": f"2024-05-01T{at}+02:00",
+                       "source": "s", "call_id": call, "queue": queue, **extra})
+
+
+QUEUE_LOG = Path(__file__).parents[1] / "fixtures" / "queue_log_all_events.log"
+RING = _event("ringing", "c1", "q", "09:00:00")
+ANSWER = _event("answered", "c1", "q", "09:00:30", agent="x")
 
 
 def test_replay_jsonl_counts_bad_lines_and_honours_flags(
@@ -115,15 +119,11 @@ def test_bad_flags_are_one_line_and_non_zero(
     assert err.count("\n") == 1 and message in err and "--help" in err, err
 
 
-def _event(kind: str, call: str, queue: str, at: str, **extra: object) -> str:
-    return json.dumps({"v": 1, "id": f"{call}-{kind}", "type": kind, "ts": f"2024-05-01T{at}+02:00",
-                       "source": "s", "call_id": call, "queue": queue, **extra})
-
 
 # Two queues: in q a call answered after 30 s and one abandoned after 12 s; in o a call
 # answered after 30 s.
 TWO_QUEUES = [
-    _event("ringing", "c1", "q", "09:00:00"), _event("answered", "c1", "q", "09:00:30", agent="x"),
+    RING, ANSWER,
     _event("ringing", "c2", "q", "09:40:00"), _event("abandoned", "c2", "q", "09:40:12"),
     _event("ringing", "c3", "o", "09:00:00"), _event("answered", "c3", "o", "09:00:30", agent="y"),
 ]
@@ -197,23 +197,21 @@ def test_replay_short_abandon_threshold(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_replay_format_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    log = Path(__file__).parents[1] / "fixtures" / "queue_log_all_events.log"
-    guessed = json.loads(_run(capsys, "replay", str(log), "--json")[1])
-    named = json.loads(_run(capsys, "replay", str(log), "--json", "--format", "queue-log")[1])
+    guessed = json.loads(_run(capsys, "replay", str(QUEUE_LOG), "--json")[1])
+    named = json.loads(_run(capsys, "replay", str(QUEUE_LOG), "--json", "--format", "queue-log")[1])
     assert named == guessed and guessed["queues"]
-    code, out, _ = _run(capsys, "replay", str(log), "--json", "--format", "jsonl")
+    code, out, _ = _run(capsys, "replay", str(QUEUE_LOG), "--json", "--format", "jsonl")
     assert code == 0  # every line is rejected, with its reason; none is fatal
     report = json.loads(out)
     assert report["queues"] == {}
-    assert sum(report["rejected"].values()) == len(log.read_text().splitlines())
+    assert sum(report["rejected"].values()) == len(QUEUE_LOG.read_text().splitlines())
 
 
 def test_a_leading_byte_order_mark_is_not_content(
     capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
-    log = Path(__file__).parents[1] / "fixtures" / "queue_log_all_events.log"
     plain_jsonl = _write(tmp_path, TWO_QUEUES)
-    for plain in (plain_jsonl, log):
+    for plain in (plain_jsonl, QUEUE_LOG):
         marked = tmp_path / f"bom-{plain.name}"
         marked.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
         reports = [json.loads(_run(capsys, "replay", str(p), "--json", "--jobs", "1")[1])
